@@ -1,0 +1,119 @@
+@0xd6a3f1c2b5e47a91;
+# Wire and journal schema between the collector, the actuator and the admin CLI.
+#
+# Pointer-minimal on purpose: requests use groups (inline, no pointers) and fixed-width integers,
+# so the actuator's reader only ever follows the root pointer. The wire never carries sysctl names
+# or paths: the actuator maps TunableId to a path from its compiled-in table.
+
+$import "/capnp/c++.capnp".namespace("bpftune::proto");
+
+enum TunableId {
+  tcpRmem @0;            # net.ipv4.tcp_rmem (3 values, per netns)
+  tcpWmem @1;            # net.ipv4.tcp_wmem (3 values, per netns)
+  tcpMem @2;             # net.ipv4.tcp_mem (3 values, pages, init netns only)
+  tcpModerateRcvbuf @3;  # net.ipv4.tcp_moderate_rcvbuf (1 value, per netns)
+}
+
+enum TunerId {
+  tcpBuffer @0;
+  admin @1;              # changes the administrator asked for (rollback)
+  actuator @2;           # changes the actuator made on its own (crash recovery)
+}
+
+enum ScenarioId {
+  bufferIncrease @0;         # need to increase TCP buffer size(s) to maximize throughput
+  bufferDecrease @1;         # need to decrease TCP buffer size(s) to avoid memory exhaustion
+  bufferDecreaseLatency @2;  # buffer growth correlates with smoothed RTT: shrink
+  memPressure @3;            # approaching TCP memory pressure
+  memExhaustion @4;          # approaching TCP memory exhaustion
+  moderateRcvbufEnable @5;   # match receive buffer size with throughput needs
+  rollback @6;               # restore the value from before bpftune's first change
+  recovery @7;               # resolve an intent left without outcome by a crash
+}
+
+struct Request {
+  id @0 :UInt64;             # echoed in the reply
+  union {
+    setSysctl :group {
+      tuner @1 :TunerId;
+      scenario @2 :ScenarioId;
+      netnsCookie @3 :UInt64;
+      tunable @4 :TunableId;
+      count @5 :UInt8;        # number of values (1 or 3); must match the tunable
+      expected0 @6 :Int64;    # values the requester read and expects to replace
+      expected1 @7 :Int64;
+      expected2 @8 :Int64;
+      new0 @9 :Int64;         # values to write
+      new1 @10 :Int64;
+      new2 @11 :Int64;
+    }
+    ping @12 :Void;           # liveness check; no side effect
+    rollback @13 :Void;       # admin socket only: restore every original of this boot
+  }
+}
+
+enum Status {
+  ok @0;          # applied and read back
+  rejected @1;    # refused by validation or policy; see field/bound/reason
+  overridden @2;  # live value differs from what bpftune last wrote: someone else changed it
+  stale @3;       # live value differs from what the requester expected: read again
+  failed @4;      # the write itself failed (errno in `error`), journaled as such
+  paused @5;      # an administrator rolled back: no changes until the actuator restarts
+}
+
+struct Reply {
+  id @0 :UInt64;
+  status @1 :Status;
+  field @2 :Text;       # request field a rejection is about (e.g. "new2", "tunable")
+  bound @3 :Int64;      # the bound that was crossed, when there is one
+  reason @4 :Text;      # human readable; names the field and the bound
+  count @5 :UInt8;
+  value0 @6 :Int64;     # live values after the request (or at refusal)
+  value1 @7 :Int64;
+  value2 @8 :Int64;
+  journalSeq @9 :UInt64;  # sequence number of the OUTCOME record (0 when nothing was journaled)
+  error @10 :Int32;       # errno of a failed write
+}
+
+enum RecordKind {
+  intent @0;     # written and fdatasync'ed before the sysctl write
+  outcome @1;    # result of the write, read back
+  recovered @2;  # an intent of this boot found without outcome at start, resolved from the live value
+  start @3;      # an actuator started (boot id, pid, seccomp digest)
+}
+
+enum OutcomeResult {
+  applied @0;      # live value equals the requested value
+  notApplied @1;   # live value equals the old value
+  writeFailed @2;  # the write returned an error
+  mismatch @3;     # live value is neither old nor new
+}
+
+struct JournalRecord {
+  seq @0 :UInt64;
+  kind @1 :RecordKind;
+  realtimeNs @2 :Int64;
+  monotonicNs @3 :Int64;
+  bootId @4 :Data;            # 16 bytes, /proc/sys/kernel/random/boot_id
+  tuner @5 :TunerId;
+  scenario @6 :ScenarioId;
+  netnsCookie @7 :UInt64;
+  tunable @8 :TunableId;
+  count @9 :UInt8;
+  old0 @10 :Int64;
+  old1 @11 :Int64;
+  old2 @12 :Int64;
+  new0 @13 :Int64;
+  new1 @14 :Int64;
+  new2 @15 :Int64;
+  requesterPid @16 :Int32;
+  requesterUid @17 :UInt32;
+  intentSeq @18 :UInt64;       # outcome/recovered: the intent it resolves
+  result @19 :OutcomeResult;
+  error @20 :Int32;            # errno for writeFailed
+  actual0 @21 :Int64;          # live values read back
+  actual1 @22 :Int64;
+  actual2 @23 :Int64;
+  actuatorPid @24 :Int32;      # start records
+  filterDigest @25 :Data;      # start records: SHA-256 of the seccomp BPF program
+}
