@@ -19,7 +19,9 @@ constexpr std::array<TunableInfo, 4> TUNABLES = {{
 
 }  // namespace
 
-std::span<const TunableInfo> allTunables() { return TUNABLES; }
+std::span<const TunableInfo> allTunables() {
+  return TUNABLES;
+}
 
 const TunableInfo* findTunable(TunableId id) {
   for (const auto& info : TUNABLES) {

@@ -25,7 +25,7 @@ struct TunableInfo {
   std::string_view procPath;  // relative to /proc/sys/net
   uint8_t count;
   ValueKind kind;
-  bool perNetns;              // false: exists only in the init netns
+  bool perNetns;  // false: exists only in the init netns
 };
 
 // Every tunable the product knows. Order follows the TunableId enum.

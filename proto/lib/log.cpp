@@ -34,8 +34,12 @@ const char* levelName(Level level) {
 
 }  // namespace
 
-void setLevel(Level level) { currentLevel = level; }
-void setPrefix(std::string_view prefix) { prefixStorage() = std::string(prefix); }
+void setLevel(Level level) {
+  currentLevel = level;
+}
+void setPrefix(std::string_view prefix) {
+  prefixStorage() = std::string(prefix);
+}
 
 void write(Level level, std::string_view message) {
   if (level < currentLevel.load()) {

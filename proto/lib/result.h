@@ -16,7 +16,7 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
 public:
-  Result(T value) : state(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : state(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : state(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return std::holds_alternative<T>(state); }

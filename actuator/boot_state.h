@@ -1,0 +1,44 @@
+// What the journal says about the current boot: per (netns, tunable) the value before bpftune's
+// first change, the value bpftune last left there, and intents that never got an outcome.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "journal_record.h"
+
+namespace bpftune::actuator {
+
+using journal::Values;
+using Key = std::pair<uint64_t, proto::TunableId>;  // (netns cookie, tunable)
+
+struct KeyState {
+  uint8_t count = 0;
+  Values original{};                  // old value of the first intent of this boot
+  std::optional<Values> lastApplied;  // read back after bpftune's latest completed write
+  uint64_t lastIntentSeq = 0;         // orders keys for rollback (newest first)
+};
+
+class BootState {
+public:
+  explicit BootState(journal::BootId bootId) : bootId(bootId) {}
+
+  // Feed every record in journal order (records of other boots are ignored).
+  void apply(const journal::Record& record);
+
+  const KeyState* find(const Key& key) const;
+  // Keys ordered newest-changed first.
+  std::vector<std::pair<Key, KeyState>> keysNewestFirst() const;
+  // Intents of this boot with neither OUTCOME nor RECOVERED, in journal order.
+  std::vector<journal::Record> unresolved() const;
+
+private:
+  journal::BootId bootId;
+  std::map<Key, KeyState> keys;
+  std::map<uint64_t, journal::Record> pending;  // intent seq -> intent
+};
+
+}  // namespace bpftune::actuator

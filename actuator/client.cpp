@@ -1,0 +1,159 @@
+#include "client.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+namespace bpftune::actuator {
+namespace {
+
+constexpr size_t MAX_REPLY_BYTES = 8192;
+
+Result<ClientReply> decodeReply(const std::vector<capnp::word>& words, size_t bytes) {
+  if (bytes == 0 || bytes % sizeof(capnp::word) != 0) {
+    return makeError("actuator reply: bad size " + std::to_string(bytes));
+  }
+  try {
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = MAX_REPLY_BYTES / sizeof(capnp::word);
+    options.nestingLimit = 4;
+    capnp::FlatArrayMessageReader reader(kj::arrayPtr(words.data(), bytes / sizeof(capnp::word)),
+                                         options);
+    auto in = reader.getRoot<proto::Reply>();
+    ClientReply r;
+    r.id = in.getId();
+    r.status = in.getStatus();
+    r.field = in.getField().cStr();
+    r.bound = in.getBound();
+    r.reason = in.getReason().cStr();
+    r.count = in.getCount();
+    r.values = {in.getValue0(), in.getValue1(), in.getValue2()};
+    r.journalSeq = in.getJournalSeq();
+    r.error = in.getError();
+    return r;
+  } catch (const kj::Exception& e) {
+    return makeError(std::string("actuator reply: malformed (") + e.getDescription().cStr() + ")");
+  }
+}
+
+}  // namespace
+
+Result<ActuatorClient> ActuatorClient::connect(const std::string& socketPath) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socketPath.size() >= sizeof(addr.sun_path)) {
+    return makeError("socket path too long: " + socketPath);
+  }
+  std::memcpy(addr.sun_path, socketPath.c_str(), socketPath.size() + 1);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) {
+    return makeError("socket", errno);
+  }
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return makeError("connect " + socketPath, errno);
+  }
+  return ActuatorClient(std::move(fd));
+}
+
+Result<ClientReply> ActuatorClient::call(capnp::MessageBuilder& request) {
+  uint64_t id = nextId++;
+  request.getRoot<proto::Request>().setId(id);
+  auto words = capnp::messageToFlatArray(request);
+  auto bytes = words.asBytes();
+  if (::send(socket.get(), bytes.begin(), bytes.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(bytes.size())) {
+    return makeError("send to actuator", errno);
+  }
+  pollfd pfd{socket.get(), POLLIN, 0};
+  int ready = ::poll(&pfd, 1, TIMEOUT_MS);
+  if (ready <= 0) {
+    return makeError("no reply from the actuator within 5 s", ready < 0 ? errno : ETIMEDOUT);
+  }
+  std::vector<capnp::word> buffer(MAX_REPLY_BYTES / sizeof(capnp::word));
+  ssize_t n = ::recv(socket.get(), buffer.data(), MAX_REPLY_BYTES, MSG_DONTWAIT);
+  if (n < 0) {
+    return makeError("recv from actuator", errno);
+  }
+  if (n == 0) {
+    return makeError("the actuator closed the connection (peer refused?)");
+  }
+  auto reply = decodeReply(buffer, static_cast<size_t>(n));
+  if (reply && reply->id != id && reply->id != 0) {
+    return makeError("actuator reply id " + std::to_string(reply->id) + " does not match " +
+                     std::to_string(id));
+  }
+  return reply;
+}
+
+Result<ClientReply> ActuatorClient::ping() {
+  capnp::MallocMessageBuilder message;
+  message.initRoot<proto::Request>().setPing();
+  return call(message);
+}
+
+Result<ClientReply> ActuatorClient::rollback() {
+  capnp::MallocMessageBuilder message;
+  message.initRoot<proto::Request>().setRollback();
+  return call(message);
+}
+
+Result<ClientReply> ActuatorClient::setSysctl(const SetSysctlArgs& a) {
+  capnp::MallocMessageBuilder message;
+  auto s = message.initRoot<proto::Request>().initSetSysctl();
+  s.setTuner(a.tuner);
+  s.setScenario(a.scenario);
+  s.setNetnsCookie(a.netnsCookie);
+  s.setTunable(a.tunable);
+  s.setCount(a.count);
+  s.setExpected0(a.expected[0]);
+  s.setExpected1(a.expected[1]);
+  s.setExpected2(a.expected[2]);
+  s.setNew0(a.newValues[0]);
+  s.setNew1(a.newValues[1]);
+  s.setNew2(a.newValues[2]);
+  return call(message);
+}
+
+Result<ClientReply> pingActuator(const std::string& socketPath) {
+  auto client = ActuatorClient::connect(socketPath);
+  if (!client) {
+    return client.error();
+  }
+  return client->ping();
+}
+
+Result<ClientReply> requestRollback(const std::string& adminSocketPath) {
+  auto client = ActuatorClient::connect(adminSocketPath);
+  if (!client) {
+    return client.error();
+  }
+  return client->rollback();
+}
+
+std::string statusName(proto::Status status) {
+  switch (status) {
+    case proto::Status::OK:
+      return "ok";
+    case proto::Status::REJECTED:
+      return "rejected";
+    case proto::Status::OVERRIDDEN:
+      return "overridden";
+    case proto::Status::STALE:
+      return "stale";
+    case proto::Status::FAILED:
+      return "failed";
+    case proto::Status::PAUSED:
+      return "paused";
+  }
+  return "status#" + std::to_string(static_cast<unsigned>(status));
+}
+
+}  // namespace bpftune::actuator

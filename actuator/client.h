@@ -1,0 +1,62 @@
+// Client side of the actuator sockets (collector socket and admin socket): one capnp Request
+// per SOCK_SEQPACKET datagram, one Reply back, 5 s timeout. Links only bpftune_proto.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "bpftune.capnp.h"
+#include "result.h"
+#include "unique_fd.h"
+
+namespace bpftune::actuator {
+
+struct ClientReply {
+  uint64_t id = 0;
+  proto::Status status = proto::Status::OK;
+  std::string field;
+  int64_t bound = 0;
+  std::string reason;
+  uint8_t count = 0;
+  std::array<int64_t, 3> values{};
+  uint64_t journalSeq = 0;
+  int32_t error = 0;
+};
+
+struct SetSysctlArgs {
+  proto::TunerId tuner = proto::TunerId::TCP_BUFFER;
+  proto::ScenarioId scenario = proto::ScenarioId::BUFFER_INCREASE;
+  uint64_t netnsCookie = 0;
+  proto::TunableId tunable = proto::TunableId::TCP_RMEM;
+  uint8_t count = 0;
+  std::array<int64_t, 3> expected{};
+  std::array<int64_t, 3> newValues{};
+};
+
+class ActuatorClient {
+public:
+  static constexpr int TIMEOUT_MS = 5000;
+
+  // Connects once; keep the client for many calls (the collector) or use the one-shot helpers.
+  static Result<ActuatorClient> connect(const std::string& socketPath);
+
+  Result<ClientReply> ping();
+  Result<ClientReply> rollback();  // admin socket only
+  Result<ClientReply> setSysctl(const SetSysctlArgs& args);
+  // Sends a prepared Request (its id is overwritten) and waits for the reply.
+  Result<ClientReply> call(capnp::MessageBuilder& request);
+  int fd() const { return socket.get(); }
+
+private:
+  explicit ActuatorClient(UniqueFd socket) : socket(std::move(socket)) {}
+  UniqueFd socket;
+  uint64_t nextId = 1;
+};
+
+Result<ClientReply> pingActuator(const std::string& socketPath);
+Result<ClientReply> requestRollback(const std::string& adminSocketPath);
+
+std::string statusName(proto::Status status);
+
+}  // namespace bpftune::actuator

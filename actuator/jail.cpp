@@ -1,0 +1,164 @@
+#include "jail.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include <cap-ng.h>
+
+#include "journal_file.h"
+#include "unique_fd.h"
+
+namespace bpftune::actuator {
+namespace {
+
+// Found by strace-ing the serving loop under load (poll/accept4/recvmsg/sendto, journal
+// write+fdatasync, sysctl openat/pread/pwrite, log write+getpid), admin rollback and
+// --rollback-only. Allocator calls (brk, mmap family, futex) are kept for larger allocations;
+// clock_gettime is normally vDSO but may fall back to the syscall.
+constexpr int PLAIN_ALLOWED[] = {
+    SCMP_SYS(write),        SCMP_SYS(pread64), SCMP_SYS(pwrite64),      SCMP_SYS(close),
+    SCMP_SYS(fdatasync),    SCMP_SYS(poll),    SCMP_SYS(accept4),       SCMP_SYS(recvmsg),
+    SCMP_SYS(sendto),       SCMP_SYS(brk),     SCMP_SYS(munmap),        SCMP_SYS(mremap),
+    SCMP_SYS(madvise),      SCMP_SYS(futex),   SCMP_SYS(clock_gettime), SCMP_SYS(getpid),
+    SCMP_SYS(rt_sigreturn), SCMP_SYS(exit),    SCMP_SYS(exit_group),
+};
+
+Status rule(scmp_filter_ctx ctx, int syscall, unsigned count, const scmp_arg_cmp* args) {
+  int rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, syscall, count, args);
+  if (rc != 0) {
+    return makeError("seccomp_rule_add for syscall " + std::to_string(syscall), -rc);
+  }
+  return Ok{};
+}
+
+Status addRules(scmp_filter_ctx ctx, int sysnetFd) {
+  for (int syscall : PLAIN_ALLOWED) {
+    if (auto s = rule(ctx, syscall, 0, nullptr); !s) {
+      return s;
+    }
+  }
+  // openat only below /proc/sys/net and never creating or truncating anything.
+  const scmp_arg_cmp openatArgs[] = {
+      scmp_arg_cmp{0, SCMP_CMP_EQ, static_cast<scmp_datum_t>(sysnetFd), 0},
+      scmp_arg_cmp{2, SCMP_CMP_MASKED_EQ, O_CREAT | O_TRUNC | O_TMPFILE, 0},
+  };
+  // Only SO_PEERCRED of an accepted connection.
+  const scmp_arg_cmp getsockoptArgs[] = {scmp_arg_cmp{1, SCMP_CMP_EQ, SOL_SOCKET, 0},
+                                         scmp_arg_cmp{2, SCMP_CMP_EQ, SO_PEERCRED, 0}};
+  // Anonymous memory for the allocator, never executable.
+  const scmp_arg_cmp mmapArgs[] = {scmp_arg_cmp{2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0}};
+  const scmp_arg_cmp mprotectArgs[] = {scmp_arg_cmp{2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0}};
+  for (auto s : {rule(ctx, SCMP_SYS(openat), 2, openatArgs),
+                 rule(ctx, SCMP_SYS(getsockopt), 2, getsockoptArgs),
+                 rule(ctx, SCMP_SYS(mmap), 1, mmapArgs),
+                 rule(ctx, SCMP_SYS(mprotect), 1, mprotectArgs)}) {
+    if (!s) {
+      return s;
+    }
+  }
+  return Ok{};
+}
+
+Result<std::vector<uint8_t>> digestOf(scmp_filter_ctx ctx) {
+  UniqueFd fd(::memfd_create("bpftune-seccomp", MFD_CLOEXEC));
+  if (!fd.valid()) {
+    return makeError("memfd_create", errno);
+  }
+  int rc = seccomp_export_bpf(ctx, fd.get());
+  if (rc != 0) {
+    return makeError("seccomp_export_bpf", -rc);
+  }
+  std::vector<uint8_t> program;
+  uint8_t buf[4096];
+  ssize_t n = 0;
+  off_t offset = 0;
+  while ((n = ::pread(fd.get(), buf, sizeof(buf), offset)) > 0) {
+    program.insert(program.end(), buf, buf + n);
+    offset += n;
+  }
+  if (n < 0) {
+    return makeError("read exported seccomp program", errno);
+  }
+  auto hash = journal::sha256(program.data(), program.size());
+  return std::vector<uint8_t>(hash.begin(), hash.end());
+}
+
+}  // namespace
+
+Result<SeccompFilter> SeccompFilter::build(int sysnetFd) {
+  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+  if (ctx == nullptr) {
+    return makeError("seccomp_init failed");
+  }
+  SeccompFilter filter(ctx);
+  int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+  if (rc != 0) {
+    return makeError("seccomp_attr_set BADARCH", -rc);
+  }
+  if (auto s = addRules(ctx, sysnetFd); !s) {
+    return s.error();
+  }
+  auto digest = digestOf(ctx);
+  if (!digest) {
+    return digest.error();
+  }
+  filter.sha256 = std::move(*digest);
+  return filter;
+}
+
+SeccompFilter::SeccompFilter(SeccompFilter&& other) noexcept
+    : ctx(std::exchange(other.ctx, nullptr)), sha256(std::move(other.sha256)) {}
+
+SeccompFilter::~SeccompFilter() {
+  if (ctx != nullptr) {
+    seccomp_release(ctx);
+  }
+}
+
+Status SeccompFilter::exportPfc(int fd) const {
+  int rc = seccomp_export_pfc(ctx, fd);
+  return rc == 0 ? Status(Ok{}) : Status(makeError("seccomp_export_pfc", -rc));
+}
+
+Status SeccompFilter::load() {
+  int rc = seccomp_load(ctx);
+  return rc == 0 ? Status(Ok{}) : Status(makeError("seccomp_load", -rc));
+}
+
+Status dropPrivileges(std::optional<Identity> identity) {
+  capng_clear(CAPNG_SELECT_BOTH);
+  if (identity) {
+    capng_update(
+        CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED), CAP_NET_ADMIN);
+    int rc =
+        capng_change_id(static_cast<int>(identity->uid),
+                        static_cast<int>(identity->gid),
+                        static_cast<capng_flags_t>(CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING));
+    if (rc != 0) {
+      return makeError("capng_change_id to uid " + std::to_string(identity->uid) + " failed (" +
+                       std::to_string(rc) + ")");
+    }
+    return Ok{};
+  }
+  // A developer run without root: keep CAP_NET_ADMIN only if we already have it; the bounding
+  // set cannot be changed without CAP_SETPCAP.
+  capng_get_caps_process();
+  bool haveNetAdmin = capng_have_capability(CAPNG_PERMITTED, CAP_NET_ADMIN) != 0;
+  capng_clear(CAPNG_SELECT_CAPS);
+  if (haveNetAdmin) {
+    capng_update(
+        CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED), CAP_NET_ADMIN);
+  }
+  if (capng_apply(CAPNG_SELECT_CAPS) != 0) {
+    return makeError("capng_apply failed");
+  }
+  return Ok{};
+}
+
+}  // namespace bpftune::actuator

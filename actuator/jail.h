@@ -1,0 +1,46 @@
+// The actuator's jail: only CAP_NET_ADMIN, user bpftune, and a seccomp filter whose default is
+// KILL_PROCESS. Build the filter while still unconfined (libseccomp probes the kernel and the
+// digest goes into the journal's start record), load it last.
+#pragma once
+
+#include <seccomp.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "result.h"
+
+namespace bpftune::actuator {
+
+class SeccompFilter {
+public:
+  // sysnetFd: the only directory openat may be relative to.
+  static Result<SeccompFilter> build(int sysnetFd);
+  SeccompFilter(SeccompFilter&& other) noexcept;
+  SeccompFilter& operator=(SeccompFilter&&) = delete;
+  SeccompFilter(const SeccompFilter&) = delete;
+  SeccompFilter& operator=(const SeccompFilter&) = delete;
+  ~SeccompFilter();
+
+  const std::vector<uint8_t>& digest() const { return sha256; }  // of the exported BPF program
+  Status exportPfc(int fd) const;
+  Status load();
+
+private:
+  explicit SeccompFilter(scmp_filter_ctx ctx) : ctx(ctx) {}
+  scmp_filter_ctx ctx;
+  std::vector<uint8_t> sha256;
+};
+
+struct Identity {
+  uid_t uid;
+  gid_t gid;
+};
+
+// Keeps only CAP_NET_ADMIN (effective and permitted) and clears the bounding set. With an
+// identity (started as root) also switches uid/gid and drops supplementary groups.
+Status dropPrivileges(std::optional<Identity> identity);
+
+}  // namespace bpftune::actuator

@@ -1,0 +1,157 @@
+// bpftune-actuator: the only process that writes sysctls. Runs as `bpftune` with CAP_NET_ADMIN
+// alone under a KILL_PROCESS seccomp filter, and answers typed requests from the collector.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <kj/exception.h>
+
+#include "engine.h"
+#include "jail.h"
+#include "log.h"
+#include "options.h"
+#include "server.h"
+#include "setup.h"
+#include "sysctl_io.h"
+
+namespace bpftune::actuator {
+namespace {
+
+volatile sig_atomic_t stopRequested = 0;
+
+void onStopSignal(int /*signal*/) {
+  stopRequested = 1;
+}
+
+void installSignals() {
+  struct sigaction sa {};
+  sa.sa_handler = onStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: poll() returns EINTR and the loop sees the flag
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+template <typename T>
+T orDie(Result<T> result) {
+  if (!result) {
+    throw std::runtime_error(describe(result.error()));
+  }
+  return std::move(*result);
+}
+
+void check(const Status& status) {
+  if (!status) {
+    throw std::runtime_error(describe(status.error()));
+  }
+}
+
+void jail(SeccompFilter& filter, bool root, const Account& self) {
+  std::optional<Identity> identity;
+  if (root) {
+    identity = Identity{self.uid, self.gid};
+  } else {
+    log::warning("not started as root: keeping the current user; still dropping capabilities and "
+                 "loading the seccomp filter");
+  }
+  check(dropPrivileges(identity));
+  uid_t uid = getuid();
+  check(filter.load());
+  log::info("jailed: uid " + std::to_string(uid) + ", CAP_NET_ADMIN only, seccomp KILL_PROCESS");
+}
+
+int printFilter(const Options& options, int sysnetFd) {
+  auto filter = orDie(SeccompFilter::build(sysnetFd));
+  UniqueFd out(::open(
+      options.printFilter.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (!out.valid()) {
+    throw std::runtime_error("open " + options.printFilter);
+  }
+  check(filter.exportPfc(out.get()));
+  return 0;
+}
+
+int runActuator(const Options& options) {
+  bool root = geteuid() == 0;
+  Account self = root ? orDie(lookupUser(options.user)) : Account{getuid(), getgid()};
+  Account collector = orDie(lookupUser(options.collectorUser));
+  UniqueFd sysnet = orDie(openSysnet());
+  if (!options.printFilter.empty()) {
+    return printFilter(options, sysnet.get());
+  }
+  policy::Policy policy = orDie(policy::loadPolicyFile(options.policyPath));
+  check(
+      ensureParent(options.journalPath, 0700, root ? std::optional<Account>(self) : std::nullopt));
+  journal::Writer journal = orDie(journal::Writer::open(options.journalPath));
+  if (root && ::fchown(journal.fd(), self.uid, self.gid) != 0) {
+    throw std::runtime_error("chown journal");
+  }
+  journal::BootId bootId = orDie(journal::readBootId());
+  uint64_t cookie = orDie(ownNetnsCookie());
+  SeccompFilter filter = orDie(SeccompFilter::build(sysnet.get()));
+  Engine engine(policy, journal, sysnet.get(), cookie, bootId);
+  engine.recordStart(filter.digest());
+  engine.recover();
+  if (options.rollbackOnly) {
+    Peer admin{getuid(), getpid()};
+    jail(filter, root, self);
+    Answer answer = engine.rollbackAll(admin);
+    std::string text = answer.reason + "\n";
+    ssize_t ignored = ::write(STDOUT_FILENO, text.data(), text.size());
+    (void)ignored;
+    return answer.status == proto::Status::OK ? 0 : 1;
+  }
+  uid_t sockOwner = root ? 0 : getuid();
+  check(ensureParent(options.socketPath, 0755, std::nullopt));
+  check(ensureParent(options.adminSocketPath, 0755, std::nullopt));
+  // Collector socket: root-owned, group = the collector's primary group, 0660. The filesystem
+  // already keeps everyone else out; SO_PEERCRED then checks the exact uid.
+  UniqueFd collectorSock =
+      orDie(listenSeqpacket({options.socketPath, sockOwner, collector.gid, 0660}));
+  UniqueFd adminSock =
+      orDie(listenSeqpacket({options.adminSocketPath, sockOwner, root ? 0 : getgid(), 0600}));
+  jail(filter, root, self);
+  log::info("serving: collector socket " + options.socketPath + " (uid " +
+            std::to_string(collector.uid) + "), admin socket " + options.adminSocketPath +
+            ", netns cookie " + std::to_string(cookie));
+  Server server(std::move(collectorSock), std::move(adminSock), collector.uid, engine);
+  server.run(&stopRequested);
+  return 0;
+}
+
+}  // namespace
+}  // namespace bpftune::actuator
+
+int main(int argc, char** argv) {
+  using namespace bpftune;  // NOLINT(google-build-using-namespace)
+  log::setPrefix("actuator");
+  std::string problem;
+  auto options = actuator::parseOptions(std::vector<std::string>(argv + 1, argv + argc), problem);
+  if (!options) {
+    std::fputs(("bpftune-actuator: " + problem + "\n").c_str(), stderr);
+    std::fputs(actuator::usageText(), stderr);
+    return 2;
+  }
+  if (options->help) {
+    std::fputs(actuator::usageText(), stdout);
+    return 0;
+  }
+  ::umask(077);
+  actuator::installSignals();
+  try {
+    return actuator::runActuator(*options);
+  } catch (const std::exception& e) {
+    log::error(e.what());
+  } catch (const kj::Exception& e) {
+    log::error(log::sanitize(e.getDescription().cStr()));
+  }
+  return 1;
+}

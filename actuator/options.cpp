@@ -1,0 +1,60 @@
+#include "options.h"
+
+namespace bpftune::actuator {
+
+const char* usageText() {
+  return "usage: bpftune-actuator [options]\n"
+         "  --socket PATH          collector socket (default /run/bpftune/actuator.sock)\n"
+         "  --admin-socket PATH    admin socket, uid 0 only (default /run/bpftune/admin.sock)\n"
+         "  --journal PATH         write-ahead journal (default /var/lib/bpftune/journal)\n"
+         "  --policy PATH          policy file (default /etc/bpftune/policy)\n"
+         "  --collector-user NAME  the only user accepted on --socket (default bpftune-collector)\n"
+         "  --user NAME            user to run as when started as root (default bpftune)\n"
+         "  --rollback-only        recover, roll back every change of this boot, print, exit\n"
+         "  --print-filter PATH    write the seccomp filter (PFC text) to PATH and exit\n"
+         "  --help                 this text\n";
+}
+
+std::optional<Options> parseOptions(const std::vector<std::string>& args, std::string& problem) {
+  Options o;
+  struct Valued {
+    const char* name;
+    std::string* target;
+  };
+  const Valued valued[] = {{"--socket", &o.socketPath},
+                           {"--admin-socket", &o.adminSocketPath},
+                           {"--journal", &o.journalPath},
+                           {"--policy", &o.policyPath},
+                           {"--collector-user", &o.collectorUser},
+                           {"--user", &o.user},
+                           {"--print-filter", &o.printFilter}};
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      o.help = true;
+      continue;
+    }
+    if (arg == "--rollback-only") {
+      o.rollbackOnly = true;
+      continue;
+    }
+    bool matched = false;
+    for (const auto& v : valued) {
+      if (arg == v.name) {
+        if (i + 1 >= args.size() || args[i + 1].empty()) {
+          problem = arg + " needs a value";
+          return std::nullopt;
+        }
+        *v.target = args[++i];
+        matched = true;
+      }
+    }
+    if (!matched) {
+      problem = "unknown argument '" + arg + "'";
+      return std::nullopt;
+    }
+  }
+  return o;
+}
+
+}  // namespace bpftune::actuator

@@ -1,0 +1,258 @@
+#include "server.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include "log.h"
+#include "wire.h"
+
+namespace bpftune::actuator {
+namespace {
+
+std::string peerText(const Peer& peer) {
+  return "uid " + std::to_string(peer.uid) + " pid " + std::to_string(peer.pid);
+}
+
+Answer rejected(std::string reason) {
+  Answer a;
+  a.status = proto::Status::REJECTED;
+  a.field = "request";
+  a.reason = std::move(reason);
+  return a;
+}
+
+// A socket someone still accepts on is not stale: never steal a running actuator's socket.
+bool socketInUse(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), std::min(path.size() + 1, sizeof(addr.sun_path) - 1));
+  UniqueFd probe(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  return probe.valid() &&
+         ::connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+}
+
+Status removeStale(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    return errno == ENOENT ? Status(Ok{}) : Status(makeError("lstat " + path, errno));
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    return makeError(path + " exists and is not a socket; refusing to replace it");
+  }
+  if (socketInUse(path)) {
+    return makeError(path + " is in use: another actuator is serving on it");
+  }
+  if (::unlink(path.c_str()) != 0) {
+    return makeError("unlink stale socket " + path, errno);
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+Result<UniqueFd> listenSeqpacket(const SocketSpec& spec) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (spec.path.size() >= sizeof(addr.sun_path)) {
+    return makeError("socket path too long: " + spec.path);
+  }
+  std::memcpy(addr.sun_path, spec.path.c_str(), spec.path.size() + 1);
+  if (auto s = removeStale(spec.path); !s) {
+    return s.error();
+  }
+  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd.valid()) {
+    return makeError("socket", errno);
+  }
+  // The process umask is 077, so the socket is born 0600 and only widened below.
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return makeError("bind " + spec.path, errno);
+  }
+  if (::chown(spec.path.c_str(), spec.owner, spec.group) != 0 && geteuid() == 0) {
+    return makeError("chown " + spec.path, errno);
+  }
+  if (::chmod(spec.path.c_str(), spec.mode) != 0) {
+    return makeError("chmod " + spec.path, errno);
+  }
+  if (::listen(fd.get(), static_cast<int>(MAX_CONNECTIONS)) != 0) {
+    return makeError("listen " + spec.path, errno);
+  }
+  return fd;
+}
+
+Server::Server(UniqueFd collectorListen, UniqueFd adminListen, uid_t collectorUid, Engine& engine)
+    : collectorListen(std::move(collectorListen)),
+      adminListen(std::move(adminListen)),
+      collectorUid(collectorUid),
+      engine(engine) {}
+
+void Server::acceptOn(int listenFd, bool admin) {
+  UniqueFd fd(::accept4(listenFd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+  if (!fd.valid()) {
+    return;  // EAGAIN or the peer went away
+  }
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    log::warning("peer refused: no credentials");
+    return;
+  }
+  Peer peer{cred.uid, cred.pid};
+  uid_t wanted = admin ? 0 : collectorUid;
+  const char* which = admin ? "admin" : "collector";
+  if (cred.uid != wanted) {
+    log::warning(std::string("peer refused on the ") + which + " socket: " + peerText(peer) +
+                 " (only uid " + std::to_string(wanted) + " may connect)");
+    return;
+  }
+  if (connections.size() >= MAX_CONNECTIONS) {
+    log::warning(std::string("peer refused on the ") + which + " socket: " + peerText(peer) + " (" +
+                 std::to_string(MAX_CONNECTIONS) + " connections already open)");
+    return;
+  }
+  log::debug(std::string(which) + " connected: " + peerText(peer));
+  connections.push_back(Connection{std::move(fd), admin, peer});
+}
+
+bool Server::reply(Connection& conn, uint64_t id, const Answer& answer) {
+  auto words = encodeReply(id, answer);
+  auto bytes = words.asBytes();
+  ssize_t n = ::send(conn.fd.get(), bytes.begin(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  return n == static_cast<ssize_t>(bytes.size());
+}
+
+Answer Server::dispatch(Connection& conn, uint64_t id, int kind, const policy::SetSysctl& request) {
+  switch (static_cast<RequestKind>(kind)) {
+    case RequestKind::PING: {
+      Answer a;
+      a.reason = engine.paused() ? "pong (paused after an administrator's rollback)" : "pong";
+      return a;
+    }
+    case RequestKind::ROLLBACK:
+      if (!conn.admin) {
+        return rejected("rollback: only accepted on the admin socket");
+      }
+      log::notice("rollback requested by " + peerText(conn.peer));
+      return engine.rollbackAll(conn.peer);
+    case RequestKind::SET_SYSCTL:
+      if (conn.admin) {
+        return rejected("setSysctl: not accepted on the admin socket");
+      }
+      return engine.setSysctl(request, conn.peer);
+  }
+  return rejected("request: unknown kind");
+}
+
+namespace {
+
+std::string statusName(proto::Status status) {
+  switch (status) {
+    case proto::Status::OK:
+      return "accepted";
+    case proto::Status::REJECTED:
+      return "refused";
+    case proto::Status::OVERRIDDEN:
+      return "overridden";
+    case proto::Status::STALE:
+      return "stale";
+    case proto::Status::FAILED:
+      return "failed";
+    case proto::Status::PAUSED:
+      return "paused";
+  }
+  return "?";
+}
+
+void logDecision(const Peer& peer, uint64_t id, RequestKind kind, const Answer& a) {
+  if (kind == RequestKind::PING) {
+    log::debug("ping from " + peerText(peer));
+    return;
+  }
+  std::string line = statusName(a.status) + " request " + std::to_string(id) + " from " +
+                     peerText(peer) + ": " + log::sanitize(a.reason);
+  if (a.journalSeq != 0) {
+    line += " (journal seq " + std::to_string(a.journalSeq) + ")";
+  }
+  if (a.status == proto::Status::OK) {
+    log::info(line);
+  } else {
+    log::notice(line);
+  }
+}
+
+}  // namespace
+
+bool Server::serveOne(Connection& conn, short revents) {
+  std::array<capnp::word, MAX_REQUEST_BYTES / sizeof(capnp::word)> buffer{};
+  iovec iov{buffer.data(), MAX_REQUEST_BYTES};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  ssize_t n = ::recvmsg(conn.fd.get(), &msg, MSG_DONTWAIT);
+  if (n < 0) {
+    return errno == EAGAIN || errno == EINTR;
+  }
+  if (n == 0 && (revents & (POLLHUP | POLLERR)) != 0) {
+    return false;  // peer closed
+  }
+  Result<Decoded> decoded =
+      makeError("request: datagram larger than " + std::to_string(MAX_REQUEST_BYTES) + " bytes");
+  if ((msg.msg_flags & MSG_CTRUNC) != 0) {
+    decoded = makeError("request: ancillary data (file descriptors) refused");
+  } else if ((msg.msg_flags & MSG_TRUNC) == 0) {
+    decoded = decodeRequest(buffer.data(), static_cast<size_t>(n));
+  }
+  if (!decoded) {
+    log::notice("refused from " + peerText(conn.peer) + ": " + decoded.error().message);
+    return reply(conn, 0, rejected(decoded.error().message));
+  }
+  Answer answer = dispatch(conn, decoded->id, static_cast<int>(decoded->kind), decoded->setSysctl);
+  logDecision(conn.peer, decoded->id, decoded->kind, answer);
+  return reply(conn, decoded->id, answer);
+}
+
+void Server::run(const volatile sig_atomic_t* stop) {
+  while (*stop == 0) {
+    std::vector<pollfd> fds;
+    fds.push_back({collectorListen.get(), POLLIN, 0});
+    fds.push_back({adminListen.get(), POLLIN, 0});
+    for (const auto& conn : connections) {
+      fds.push_back({conn.fd.get(), POLLIN, 0});
+    }
+    int ready = ::poll(fds.data(), fds.size(), -1);
+    if (ready < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      log::error("poll: " + std::string(std::strerror(errno)));
+      return;
+    }
+    // Connections first (indices stay valid), then new ones.
+    std::vector<Connection> kept;
+    for (size_t i = 0; i < connections.size(); ++i) {
+      short revents = fds[i + 2].revents;
+      bool keep = revents == 0 || serveOne(connections[i], revents);
+      if (keep) {
+        kept.push_back(std::move(connections[i]));
+      }
+    }
+    connections = std::move(kept);
+    if ((fds[0].revents & POLLIN) != 0) {
+      acceptOn(collectorListen.get(), false);
+    }
+    if ((fds[1].revents & POLLIN) != 0) {
+      acceptOn(adminListen.get(), true);
+    }
+  }
+  log::info("stop requested; exiting");
+}
+
+}  // namespace bpftune::actuator

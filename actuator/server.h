@@ -1,0 +1,54 @@
+// The serving loop: two listening SOCK_SEQPACKET sockets (collector, admin), peer uid checks,
+// one request per datagram, one reply per request.
+#pragma once
+
+#include <sys/types.h>
+
+#include <csignal>
+#include <string>
+#include <vector>
+
+#include "engine.h"
+#include "result.h"
+#include "unique_fd.h"
+
+namespace bpftune::actuator {
+
+constexpr size_t MAX_CONNECTIONS = 8;
+
+struct SocketSpec {
+  std::string path;
+  uid_t owner = 0;
+  gid_t group = 0;
+  mode_t mode = 0600;
+};
+
+// Unlinks a stale socket (and only a socket) at the path, binds, sets owner/mode, listens.
+Result<UniqueFd> listenSeqpacket(const SocketSpec& spec);
+
+class Server {
+public:
+  Server(UniqueFd collectorListen, UniqueFd adminListen, uid_t collectorUid, Engine& engine);
+  // Serves until *stop becomes nonzero (set by the signal handler).
+  void run(const volatile sig_atomic_t* stop);
+
+private:
+  struct Connection {
+    UniqueFd fd;
+    bool admin = false;
+    Peer peer;
+  };
+  void acceptOn(int listenFd, bool admin);
+  // false: close the connection
+  bool serveOne(Connection& conn, short revents);
+  Answer dispatch(Connection& conn, uint64_t id, int kind, const policy::SetSysctl& request);
+  bool reply(Connection& conn, uint64_t id, const Answer& answer);
+
+  UniqueFd collectorListen;
+  UniqueFd adminListen;
+  uid_t collectorUid;
+  Engine& engine;
+  std::vector<Connection> connections;
+};
+
+}  // namespace bpftune::actuator

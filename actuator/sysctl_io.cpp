@@ -1,0 +1,97 @@
+#include "sysctl_io.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+
+#include "unique_fd.h"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+namespace bpftune::actuator {
+
+std::string formatValues(const Values& values, uint8_t count) {
+  std::string out;
+  for (uint8_t i = 0; i < count; ++i) {
+    out += (i == 0 ? "" : "\t") + std::to_string(values[i]);
+  }
+  return out + "\n";
+}
+
+Result<Values> parseValues(const std::string& text, uint8_t count) {
+  Values values{};
+  const char* p = text.data();
+  const char* end = p + text.size();
+  for (uint8_t i = 0; i < count; ++i) {
+    while (p < end && (*p == ' ' || *p == '\t')) {
+      ++p;
+    }
+    auto [next, ec] = std::from_chars(p, end, values[i]);
+    if (ec != std::errc() || next == p) {
+      return makeError("sysctl value '" + text + "' does not hold " + std::to_string(count) +
+                       " integers");
+    }
+    p = next;
+  }
+  return values;
+}
+
+Result<Values> readSysctl(int sysnetFd, const policy::TunableInfo& info) {
+  std::string path(info.procPath);
+  UniqueFd fd(::openat(sysnetFd, path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) {
+    return makeError("open " + std::string(info.name), errno);
+  }
+  char buf[256];
+  ssize_t n = ::pread(fd.get(), buf, sizeof(buf) - 1, 0);
+  if (n < 0) {
+    return makeError("read " + std::string(info.name), errno);
+  }
+  return parseValues(std::string(buf, static_cast<size_t>(n)), info.count);
+}
+
+Status writeSysctl(int sysnetFd, const policy::TunableInfo& info, const Values& values) {
+  std::string path(info.procPath);
+  UniqueFd fd(::openat(sysnetFd, path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) {
+    return makeError("open " + std::string(info.name) + " for writing", errno);
+  }
+  std::string text = formatValues(values, info.count);
+  ssize_t n = ::pwrite(fd.get(), text.data(), text.size(), 0);
+  if (n < 0) {
+    return makeError("write " + std::string(info.name), errno);
+  }
+  if (static_cast<size_t>(n) != text.size()) {
+    return makeError("short write to " + std::string(info.name), EIO);
+  }
+  return Ok{};
+}
+
+bool sameValues(const Values& a, const Values& b, uint8_t count) {
+  for (uint8_t i = 0; i < count && i < a.size(); ++i) {
+    if (a[i] != b[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Result<uint64_t> ownNetnsCookie() {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) {
+    return makeError("socket for SO_NETNS_COOKIE", errno);
+  }
+  uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) != 0) {
+    return makeError("getsockopt SO_NETNS_COOKIE", errno);
+  }
+  return cookie;
+}
+
+}  // namespace bpftune::actuator

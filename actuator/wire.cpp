@@ -1,0 +1,102 @@
+#include "wire.h"
+
+#include <cstring>
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+#include "bpftune.capnp.h"
+#include "log.h"
+
+namespace bpftune::actuator {
+namespace {
+
+policy::SetSysctl toPlain(proto::Request::SetSysctl::Reader in) {
+  policy::SetSysctl out;
+  out.tuner = in.getTuner();
+  out.scenario = in.getScenario();
+  out.netnsCookie = in.getNetnsCookie();
+  out.tunable = in.getTunable();
+  out.count = in.getCount();
+  out.expected = {in.getExpected0(), in.getExpected1(), in.getExpected2()};
+  out.newValues = {in.getNew0(), in.getNew1(), in.getNew2()};
+  return out;
+}
+
+Result<Decoded> decodeChecked(const capnp::word* words, size_t bytes) {
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = TRAVERSAL_LIMIT_WORDS;
+  options.nestingLimit = NESTING_LIMIT;
+  kj::ArrayPtr<const capnp::word> array(words, bytes / sizeof(capnp::word));
+  capnp::FlatArrayMessageReader reader(array, options);
+  if (reader.getEnd() != array.end()) {
+    return makeError(
+        "request: " + std::to_string((array.end() - reader.getEnd()) * sizeof(capnp::word)) +
+        " bytes after the end of the message");
+  }
+  auto root = reader.getRoot<proto::Request>();
+  Decoded d;
+  d.id = root.getId();
+  switch (root.which()) {
+    case proto::Request::SET_SYSCTL:
+      d.kind = RequestKind::SET_SYSCTL;
+      d.setSysctl = toPlain(root.getSetSysctl());
+      return d;
+    case proto::Request::PING:
+      d.kind = RequestKind::PING;
+      return d;
+    case proto::Request::ROLLBACK:
+      d.kind = RequestKind::ROLLBACK;
+      return d;
+  }
+  return makeError("request: unknown kind " + std::to_string(static_cast<unsigned>(root.which())));
+}
+
+}  // namespace
+
+Result<Decoded> decodeRequest(const capnp::word* words, size_t bytes) {
+  if (bytes == 0) {
+    return makeError("request: empty datagram");
+  }
+  if (bytes > MAX_REQUEST_BYTES) {
+    return makeError("request: larger than " + std::to_string(MAX_REQUEST_BYTES) + " bytes");
+  }
+  if (bytes % sizeof(capnp::word) != 0) {
+    return makeError("request: size " + std::to_string(bytes) + " is not a multiple of 8 bytes");
+  }
+  uint32_t segmentsMinusOne = 0;
+  std::memcpy(&segmentsMinusOne, words, sizeof(segmentsMinusOne));
+  if (segmentsMinusOne != 0) {
+    // Our requests are one small segment. This also keeps the 0xFFFFFFFF segment-count
+    // overflow (capnp advisory 2026-03-12) away from the reader.
+    return makeError("request: segment table claims " +
+                     std::to_string(uint64_t{segmentsMinusOne} + 1) +
+                     " segments; a request is exactly one");
+  }
+  try {
+    return decodeChecked(words, bytes);
+  } catch (const kj::Exception& e) {
+    return makeError("request: malformed (" + log::sanitize(e.getDescription().cStr()) + ")");
+  }
+}
+
+kj::Array<capnp::word> encodeReply(uint64_t id, const Answer& a) {
+  capnp::MallocMessageBuilder message;
+  auto reply = message.initRoot<proto::Reply>();
+  reply.setId(id);
+  reply.setStatus(a.status);
+  reply.setField(a.field);
+  reply.setBound(a.bound);
+  // Keep the reply far below the client's buffer even for a long rollback summary.
+  reply.setReason(a.reason.size() > 3000 ? a.reason.substr(0, 3000) + "..." : a.reason);
+  reply.setCount(a.count);
+  reply.setValue0(a.values[0]);
+  reply.setValue1(a.values[1]);
+  reply.setValue2(a.values[2]);
+  reply.setJournalSeq(a.journalSeq);
+  reply.setError(a.error);
+  return capnp::messageToFlatArray(message);
+}
+
+}  // namespace bpftune::actuator

@@ -1,0 +1,129 @@
+/* Helpers shared by every bpftune BPF object: learning rate, NEARLY_FULL, per-key event
+ * de-duplication, adaptive sampling for hot hooks and the one ring buffer the collector polls.
+ * Numbers follow upstream bpftune (see upstream-bpftune.md §0.1). */
+#ifndef BPFTUNE_BPF_H
+#define BPFTUNE_BPF_H
+
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "events.h"
+#include "sample.h"
+
+/* 0..4, set by the collector before load; shift = 6 - rate (1/64 .. 1/4 of the limit). */
+const volatile __u32 bpftune_learning_rate = 4;
+
+static __always_inline __u32 bpftune_shift(void) {
+  __u32 rate = bpftune_learning_rate;
+
+  return rate > 4 ? 2 : 6 - rate;
+}
+
+/* v is within 1/2^shift of limit (or over it). */
+static __always_inline bool bpftune_nearly_full(__s64 v, __s64 limit) {
+  return v >= limit || v + (limit >> bpftune_shift()) >= limit;
+}
+
+#define NEARLY_FULL(v, limit) bpftune_nearly_full((__s64)(v), (__s64)(limit))
+
+/* The collector maps this ring buffer's fd into every object (bpf_map__reuse_fd), so one poll
+ * serves all tuners. */
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+#define BPFTUNE_DEDUP_NS (25ULL * 1000 * 1000)
+
+struct bpftune_dedup_key {
+  __u64 netns_cookie;
+  __u32 tuner;
+  __u32 kind;
+};
+
+/* A limit that is hit keeps being hit until the sysctl changes; one event per 25 ms per key is
+ * enough for the collector and keeps the ring buffer from flooding. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, struct bpftune_dedup_key);
+  __type(value, __u64);
+} last_event SEC(".maps");
+
+/* Counters the collector reads from .bss (status file). */
+__u64 bpftune_events_sent = 0;
+__u64 bpftune_events_deduped = 0;
+__u64 bpftune_events_lost = 0;
+
+static __always_inline bool bpftune_dedup(__u64 cookie, __u32 tuner, __u32 kind, __u64 now) {
+  struct bpftune_dedup_key key = {.netns_cookie = cookie, .tuner = tuner, .kind = kind};
+  __u64* last = bpf_map_lookup_elem(&last_event, &key);
+
+  if (last && now - *last < BPFTUNE_DEDUP_NS) {
+    __sync_fetch_and_add(&bpftune_events_deduped, 1);
+    return true;
+  }
+  bpf_map_update_elem(&last_event, &key, &now, BPF_ANY);
+  return false;
+}
+
+/* Copies *ev into the ring buffer unless the same key fired < 25 ms ago. */
+static __always_inline void bpftune_send(const struct bpftune_event* ev) {
+  struct bpftune_event* slot;
+
+  if (bpftune_dedup(ev->netns_cookie, ev->tuner, ev->kind, ev->ts_ns)) return;
+  slot = bpf_ringbuf_reserve(&events, sizeof(*slot), 0);
+  if (!slot) {
+    __sync_fetch_and_add(&bpftune_events_lost, 1);
+    return;
+  }
+  __builtin_memcpy(slot, ev, sizeof(*slot));
+  bpf_ringbuf_submit(slot, 0);
+  __sync_fetch_and_add(&bpftune_events_sent, 1);
+}
+
+/* Per-hook sampling state lives in .bss: bpftune_samples[hook]. */
+struct bpftune_sample bpftune_samples[BPFTUNE_MAX_HOOKS] = {};
+
+#define BPFTUNE_SAMPLE_RATE_MIN 4
+#define BPFTUNE_SAMPLE_RATE_MAX (1U << 20)
+#define BPFTUNE_SAMPLE_GAP_NS   (10ULL * 1000 * 1000)
+
+/* Counts a call of a hook that is not sampled. */
+static __always_inline void bpftune_count(__u32 hook) {
+  if (hook >= BPFTUNE_MAX_HOOKS) return;
+  __sync_fetch_and_add(&bpftune_samples[hook].calls, 1);
+  __sync_fetch_and_add(&bpftune_samples[hook].collected, 1);
+  bpftune_samples[hook].rate = 1;
+}
+
+/* Adaptive sampling as upstream: only every N-th call proceeds; two collected samples < 10 ms
+ * apart double N, otherwise N halves back toward 4. Racy across CPUs on purpose (as upstream):
+ * a lost update only shifts the sampling phase. */
+static __always_inline bool bpftune_sample(__u32 hook) {
+  struct bpftune_sample* s;
+  __u64 calls, now;
+  __u32 rate;
+
+  if (hook >= BPFTUNE_MAX_HOOKS) return false;
+  s = &bpftune_samples[hook];
+  calls = __sync_fetch_and_add(&s->calls, 1) + 1;
+  rate = s->rate;
+  if (rate < BPFTUNE_SAMPLE_RATE_MIN) rate = BPFTUNE_SAMPLE_RATE_MIN;
+  if (calls % rate) return false;
+  now = bpf_ktime_get_ns();
+  if (s->last_ns && now - s->last_ns < BPFTUNE_SAMPLE_GAP_NS) {
+    if (rate < BPFTUNE_SAMPLE_RATE_MAX) rate *= 2;
+  } else if (rate > BPFTUNE_SAMPLE_RATE_MIN) {
+    rate /= 2;
+  }
+  s->rate = rate;
+  s->last_ns = now;
+  __sync_fetch_and_add(&s->collected, 1);
+  return true;
+}
+
+#endif

@@ -1,0 +1,53 @@
+// A tuner's loaded and attached BPF object, as the collector sees it: which programs are
+// attached and the per-hook sampling counters from its .bss. Concrete classes own the skeleton.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "result.h"
+#include "unique_fd.h"
+
+namespace bpftune::collector {
+
+struct HookCounters {
+  std::string name;
+  uint64_t calls = 0;
+  uint64_t collected = 0;
+  uint32_t rate = 0;  // current N; 1 for hooks that are not sampled
+};
+
+struct EventCounters {
+  uint64_t sent = 0;
+  uint64_t deduped = 0;  // dropped in BPF: same key < 25 ms ago
+  uint64_t lost = 0;     // ring buffer full
+};
+
+struct BpfConfig {
+  int learningRate = 4;
+  int ringbufFd = -1;  // the shared ring buffer every object writes to
+};
+
+class BpfObject {
+public:
+  BpfObject() = default;
+  BpfObject(const BpfObject&) = delete;
+  BpfObject& operator=(const BpfObject&) = delete;
+  virtual ~BpfObject() = default;
+
+  virtual std::vector<std::string> attachedPrograms() const = 0;
+  virtual std::vector<HookCounters> hooks() const = 0;
+  virtual EventCounters events() const = 0;
+};
+
+using AttachFn = Result<std::unique_ptr<BpfObject>> (*)(const BpfConfig& config);
+
+// The ring buffer all objects share (BPF_MAP_TYPE_RINGBUF, 256 KiB).
+Result<UniqueFd> createSharedRingbuf();
+
+// Opens, loads and attaches bpf/tcp_buffer.bpf.c.
+Result<std::unique_ptr<BpfObject>> attachTcpBufferBpf(const BpfConfig& config);
+
+}  // namespace bpftune::collector

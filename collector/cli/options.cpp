@@ -1,0 +1,152 @@
+#include "options.h"
+
+#include <charconv>
+#include <map>
+#include <string_view>
+
+namespace bpftune::cli {
+namespace {
+
+const std::map<std::string_view, Command>& commandNames() {
+  static const std::map<std::string_view, Command> names = {
+      {"run", Command::RUN},
+      {"status", Command::STATUS},
+      {"journal", Command::JOURNAL},
+      {"verify", Command::VERIFY},
+      {"rollback", Command::ROLLBACK},
+      {"support", Command::SUPPORT},
+      {"help", Command::HELP},
+      {"--help", Command::HELP},
+      {"-h", Command::HELP},
+      {"--version", Command::VERSION},
+  };
+  return names;
+}
+
+// Which flags each command accepts: a flag given to the wrong command is a usage error, not
+// something silently ignored.
+bool accepts(Command command, std::string_view flag) {
+  if (flag == "--run-dir" || flag == "--state-dir" || flag == "--bin-dir") {
+    return true;
+  }
+  switch (command) {
+    case Command::RUN:
+      return flag == "--learning-rate" || flag == "--rollback-on-exit" || flag == "--policy" ||
+             flag == "--debug" || flag == "--user" || flag == "--collector-user";
+    case Command::STATUS:
+    case Command::JOURNAL:
+      return flag == "--json";
+    case Command::ROLLBACK:
+      return flag == "--policy" || flag == "--user" || flag == "--collector-user";
+    default:
+      return false;
+  }
+}
+
+bool takesValue(std::string_view flag) {
+  return flag == "--run-dir" || flag == "--state-dir" || flag == "--bin-dir" ||
+         flag == "--learning-rate" || flag == "--policy" || flag == "--user" ||
+         flag == "--collector-user";
+}
+
+Result<int> parseLearningRate(std::string_view text) {
+  int value = -1;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 0 || value > 4) {
+    return makeError("--learning-rate: expected an integer from 0 to 4, got '" + std::string(text) +
+                     "'");
+  }
+  return value;
+}
+
+Status applyFlag(Options& options, std::string_view flag, const std::string& value) {
+  if (flag == "--run-dir") {
+    options.paths.runDir = value;
+  } else if (flag == "--state-dir") {
+    options.paths.stateDir = value;
+  } else if (flag == "--bin-dir") {
+    options.paths.binDir = value;
+  } else if (flag == "--policy") {
+    options.paths.policy = value;
+  } else if (flag == "--user") {
+    options.actuatorUser = value;
+  } else if (flag == "--collector-user") {
+    options.collectorUser = value;
+  } else if (flag == "--learning-rate") {
+    auto rate = parseLearningRate(value);
+    if (!rate) {
+      return rate.error();
+    }
+    options.learningRate = *rate;
+  } else if (flag == "--rollback-on-exit") {
+    options.rollbackOnExit = true;
+  } else if (flag == "--json") {
+    options.json = true;
+  } else if (flag == "--debug") {
+    options.debug = true;
+  }
+  if ((flag == "--run-dir" || flag == "--state-dir" || flag == "--policy" || flag == "--bin-dir") &&
+      (value.empty() || value[0] != '/')) {
+    return makeError(std::string(flag) + ": expected an absolute path, got '" + value + "'");
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+Result<Options> parseOptions(const std::vector<std::string>& args) {
+  Options options;
+  if (args.empty()) {
+    return makeError("missing command");
+  }
+  auto found = commandNames().find(args[0]);
+  if (found == commandNames().end()) {
+    return makeError("unknown command '" + args[0] + "'");
+  }
+  options.command = found->second;
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    std::string value;
+    if (auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
+      value = std::string(arg.substr(eq + 1));
+      arg = arg.substr(0, eq);
+    } else if (takesValue(arg)) {
+      if (i + 1 >= args.size()) {
+        return makeError(std::string(arg) + ": missing value");
+      }
+      value = args[++i];
+    }
+    if (!accepts(options.command, arg)) {
+      return makeError("'" + std::string(arg) + "' is not an option of '" + args[0] + "'");
+    }
+    auto applied = applyFlag(options, arg, value);
+    if (!applied) {
+      return applied.error();
+    }
+  }
+  return options;
+}
+
+const char* usageText() {
+  return "usage: bpftune <command> [options]\n"
+         "\n"
+         "commands:\n"
+         "  run        start the actuator and the collector in the foreground (root);\n"
+         "             logs go to stderr, a summary of changes is printed on exit\n"
+         "             --learning-rate N (0..4, default 4)  --rollback-on-exit  --debug\n"
+         "             --policy FILE  --user NAME (actuator, default bpftune)\n"
+         "             --collector-user NAME (default bpftune-collector)\n"
+         "  status     what the collector is doing (--json for the raw status document)\n"
+         "  journal    every journaled change (--json for one JSON object per line)\n"
+         "  verify     check the journal's hash chain; names the first bad record\n"
+         "  rollback   restore every value bpftune changed in this boot (root)\n"
+         "  support    which kernel hooks and features work here, and why not\n"
+         "  help, --version\n"
+         "\n"
+         "options of every command:\n"
+         "  --run-dir DIR    sockets and status (default /run/bpftune)\n"
+         "  --state-dir DIR  journal (default /var/lib/bpftune)\n"
+         "  --bin-dir DIR    where bpftune-actuator and bpftune-collector are\n";
+}
+
+}  // namespace bpftune::cli

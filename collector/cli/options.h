@@ -1,0 +1,52 @@
+// Command line of the admin CLI `bpftune`: one subcommand plus flags. Parsing is pure so that
+// every usage error is unit-tested.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "result.h"
+
+namespace bpftune::cli {
+
+enum class Command {
+  RUN,
+  STATUS,
+  JOURNAL,
+  VERIFY,
+  ROLLBACK,
+  SUPPORT,
+  HELP,
+  VERSION
+};
+
+struct Paths {
+  std::string runDir = "/run/bpftune";
+  std::string stateDir = "/var/lib/bpftune";
+  std::string policy;  // empty: /etc/bpftune/policy if present, else the shipped default
+  std::string binDir;  // empty: the directory of the running `bpftune`
+
+  std::string socket() const { return runDir + "/actuator.sock"; }
+  std::string adminSocket() const { return runDir + "/admin.sock"; }
+  std::string collectorDir() const { return runDir + "/collector"; }
+  std::string statusFile() const { return collectorDir() + "/status.json"; }
+  std::string journal() const { return stateDir + "/journal"; }
+};
+
+struct Options {
+  Command command = Command::HELP;
+  Paths paths;
+  int learningRate = 4;
+  bool rollbackOnExit = false;
+  bool json = false;
+  bool debug = false;
+  std::string actuatorUser = "bpftune";
+  std::string collectorUser = "bpftune-collector";
+};
+
+Result<Options> parseOptions(const std::vector<std::string>& args);
+
+const char* usageText();
+
+}  // namespace bpftune::cli

@@ -1,0 +1,65 @@
+// bpftune-collector: loads the BPF programs as root, drops to an unprivileged user with only
+// CAP_BPF+CAP_PERFMON, and turns kernel events into typed requests to the actuator.
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+
+#include "daemon.h"
+#include "log.h"
+#include "privileges.h"
+#include "status.h"
+
+namespace {
+
+std::atomic<bool> stopRequested{false};
+
+void onSignal(int /*signal*/) {
+  stopRequested.store(true);
+}
+
+void installSignalHandlers() {
+  struct sigaction action {};
+  action.sa_handler = onSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;  // no SA_RESTART: the poll returns EINTR and the loop sees the flag
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace bpftune;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto options = collector::parseOptions(args);
+  if (!options) {
+    std::cerr << "bpftune-collector: " << options.error().message << "\n" << collector::usageText();
+    return 2;
+  }
+  if (options->help) {
+    std::cout << collector::usageText();
+    return 0;
+  }
+  log::setPrefix("collector");
+  log::setLevel(options->debug ? log::Level::DEBUG : log::Level::INFO);
+  installSignalHandlers();
+
+  auto daemon = collector::Daemon::create(*options);
+  if (!daemon) {
+    log::error("startup failed: " + describe(daemon.error()));
+    return 1;
+  }
+  auto dropped = collector::dropPrivileges(options->user);
+  if (!dropped) {
+    log::error("privilege drop failed: " + describe(dropped.error()));
+    return 1;
+  }
+  log::notice("running as uid " + std::to_string(::getuid()) + " with CapEff " +
+              collector::readCapEff() + ", learning rate " + std::to_string(options->learningRate));
+  int rc = (*daemon)->run(stopRequested);
+  log::notice("exiting");
+  return rc;
+}

@@ -1,0 +1,65 @@
+#include "options.h"
+
+#include <charconv>
+
+namespace bpftune::collector {
+namespace {
+
+Result<int> parseLearningRate(const std::string& text) {
+  int rate = -1;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), rate);
+  if (ec != std::errc() || end != text.data() + text.size() || rate < 0 || rate > 4) {
+    return makeError("--learning-rate must be an integer from 0 to 4, got '" + text + "'");
+  }
+  return rate;
+}
+
+}  // namespace
+
+Result<Options> parseOptions(const std::vector<std::string>& args) {
+  Options options;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      options.help = true;
+      continue;
+    }
+    if (arg == "--debug") {
+      options.debug = true;
+      continue;
+    }
+    if (arg != "--socket" && arg != "--status" && arg != "--user" && arg != "--learning-rate") {
+      return makeError("unknown option '" + arg + "'");
+    }
+    if (i + 1 >= args.size() || args[i + 1].empty()) {
+      return makeError(arg + " needs a value");
+    }
+    const std::string& value = args[++i];
+    if (arg == "--socket") {
+      options.socketPath = value;
+    } else if (arg == "--status") {
+      options.statusPath = value;
+    } else if (arg == "--user") {
+      options.user = value;
+    } else {
+      auto rate = parseLearningRate(value);
+      if (!rate) {
+        return rate.error();
+      }
+      options.learningRate = *rate;
+    }
+  }
+  return options;
+}
+
+std::string usageText() {
+  return "usage: bpftune-collector [options]\n"
+         "  --socket PATH         actuator socket (default /run/bpftune/actuator.sock)\n"
+         "  --status PATH         status file (default /run/bpftune/status.json)\n"
+         "  --user NAME           user to run as after loading BPF (default bpftune-collector)\n"
+         "  --learning-rate N     0..4, step 1/64 .. 1/4 of a value (default 4)\n"
+         "  --debug               verbose logging\n"
+         "  --help                this text\n";
+}
+
+}  // namespace bpftune::collector

@@ -1,0 +1,25 @@
+// Command line of bpftune-collector. Parsing is pure so every usage error is unit-tested.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "result.h"
+
+namespace bpftune::collector {
+
+struct Options {
+  std::string socketPath = "/run/bpftune/actuator.sock";
+  std::string statusPath = "/run/bpftune/status.json";
+  std::string user = "bpftune-collector";
+  int learningRate = 4;
+  bool debug = false;
+  bool help = false;
+};
+
+// args excludes argv[0]. An Error here is a usage error (exit code 2).
+Result<Options> parseOptions(const std::vector<std::string>& args);
+
+std::string usageText();
+
+}  // namespace bpftune::collector

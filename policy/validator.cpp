@@ -1,0 +1,197 @@
+#include "validator.h"
+
+namespace bpftune::policy {
+namespace {
+
+constexpr int64_t NS_PER_SECOND = 1000000000;
+
+std::string idText(unsigned raw) {
+  return std::to_string(raw);
+}
+
+Refusal refuse(std::string field, int64_t bound, std::string reason) {
+  return Refusal{std::move(field), bound, std::move(reason)};
+}
+
+std::optional<Refusal> checkIdentity(const SetSysctl& r) {
+  switch (r.tuner) {
+    case proto::TunerId::TCP_BUFFER:
+      break;
+    case proto::TunerId::ADMIN:
+    case proto::TunerId::ACTUATOR:
+      return refuse("tuner",
+                    0,
+                    "tuner: " + std::string(tunerName(r.tuner)) +
+                        " is reserved for the actuator itself");
+    default:
+      return refuse("tuner", 0, "tuner: unknown id " + idText(static_cast<unsigned>(r.tuner)));
+  }
+  switch (r.scenario) {
+    case proto::ScenarioId::BUFFER_INCREASE:
+    case proto::ScenarioId::BUFFER_DECREASE:
+    case proto::ScenarioId::BUFFER_DECREASE_LATENCY:
+    case proto::ScenarioId::MEM_PRESSURE:
+    case proto::ScenarioId::MEM_EXHAUSTION:
+    case proto::ScenarioId::MODERATE_RCVBUF_ENABLE:
+      return std::nullopt;
+    case proto::ScenarioId::ROLLBACK:
+    case proto::ScenarioId::RECOVERY:
+      return refuse("scenario",
+                    0,
+                    "scenario: " + std::string(scenarioName(r.scenario)) +
+                        " is reserved for the actuator itself");
+  }
+  return refuse("scenario", 0, "scenario: unknown id " + idText(static_cast<unsigned>(r.scenario)));
+}
+
+std::optional<Refusal> checkBounds(const Limits& limits,
+                                   const TunableInfo& info,
+                                   const SetSysctl& r) {
+  for (uint8_t i = 0; i < info.count; ++i) {
+    std::string field = "new" + std::to_string(i);
+    int64_t v = r.newValues[i];
+    if (v < limits.min) {
+      return refuse(field,
+                    limits.min,
+                    field + ": " + std::to_string(v) + " is below min " +
+                        std::to_string(limits.min) + " for " + std::string(info.name));
+    }
+    if (v > limits.max) {
+      return refuse(field,
+                    limits.max,
+                    field + ": " + std::to_string(v) + " exceeds max " +
+                        std::to_string(limits.max) + " for " + std::string(info.name));
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Refusal> checkOrder(const TunableInfo& info, const SetSysctl& r) {
+  if (info.kind == ValueKind::BOOLEAN) {
+    return std::nullopt;
+  }
+  for (uint8_t i = 1; i < info.count; ++i) {
+    if (r.newValues[i] < r.newValues[i - 1]) {
+      std::string field = "new" + std::to_string(i);
+      std::string prev = "new" + std::to_string(i - 1);
+      return refuse(field,
+                    r.newValues[i - 1],
+                    field + ": " + std::to_string(r.newValues[i]) + " is below " + prev + " " +
+                        std::to_string(r.newValues[i - 1]) + "; " + std::string(info.name) +
+                        " values must be ordered (new0 <= new1 <= new2)");
+    }
+  }
+  return std::nullopt;
+}
+
+__int128 magnitude(__int128 v) {
+  return v < 0 ? -v : v;
+}
+
+}  // namespace
+
+std::optional<Refusal> checkRequest(const Policy& policy,
+                                    const SetSysctl& r,
+                                    uint64_t ownNetnsCookie) {
+  const TunableInfo* info = findTunable(r.tunable);
+  if (info == nullptr) {
+    return refuse("tunable", 0, "tunable: unknown id " + idText(static_cast<unsigned>(r.tunable)));
+  }
+  if (auto refusal = checkIdentity(r)) {
+    return refusal;
+  }
+  if (r.netnsCookie != ownNetnsCookie) {
+    return refuse("netnsCookie",
+                  static_cast<int64_t>(ownNetnsCookie),
+                  "netnsCookie: only the actuator's namespace " + std::to_string(ownNetnsCookie) +
+                      " is writable (per-namespace writes: issue 3); request named " +
+                      std::to_string(r.netnsCookie));
+  }
+  if (r.count != info->count) {
+    return refuse("count",
+                  info->count,
+                  "count: " + std::to_string(r.count) + " does not match " +
+                      std::string(info->name) + ", which has " + std::to_string(info->count) +
+                      " value(s)");
+  }
+  const Limits* limits = policy.find(r.tunable);
+  if (limits == nullptr) {
+    return refuse("tunable",
+                  0,
+                  "tunable: " + std::string(info->name) +
+                      " is not in the policy file, so it may not be written (allowlist)");
+  }
+  if (auto refusal = checkBounds(*limits, *info, r)) {
+    return refusal;
+  }
+  return checkOrder(*info, r);
+}
+
+std::optional<Refusal> checkStep(const Limits& limits,
+                                 const TunableInfo& info,
+                                 const Values& live,
+                                 const Values& next) {
+  if (info.kind == ValueKind::BOOLEAN) {
+    return std::nullopt;
+  }
+  for (uint8_t i = 0; i < info.count; ++i) {
+    if (next[i] == live[i]) {
+      continue;
+    }
+    __int128 allowed = magnitude(live[i]) * limits.stepPercent / 100;
+    if (allowed < 1) {
+      allowed = 1;
+    }
+    __int128 delta = magnitude(static_cast<__int128>(next[i]) - live[i]);
+    if (delta > allowed) {
+      std::string field = "new" + std::to_string(i);
+      __int128 bound = next[i] > live[i] ? live[i] + allowed : live[i] - allowed;
+      return refuse(field,
+                    static_cast<int64_t>(bound),
+                    "step: " + field + " " + std::to_string(live[i]) + " -> " +
+                        std::to_string(next[i]) + " moves more than " +
+                        std::to_string(limits.stepPercent) + "% of the live value (bound " +
+                        std::to_string(static_cast<int64_t>(bound)) + ") for " +
+                        std::string(info.name));
+    }
+  }
+  return std::nullopt;
+}
+
+void RateLimiter::expire(TunableId id, int64_t windowNs, int64_t nowNs) {
+  auto& times = accepted[id];
+  while (!times.empty() && times.front() <= nowNs - windowNs) {
+    times.pop_front();
+  }
+}
+
+std::optional<Refusal> RateLimiter::check(const Limits& limits,
+                                          const TunableInfo& info,
+                                          int64_t nowNs) {
+  int64_t windowNs = static_cast<int64_t>(limits.rateWindowSeconds) * NS_PER_SECOND;
+  expire(info.id, windowNs, nowNs);
+  size_t inWindow = accepted[info.id].size();
+  if (inWindow >= limits.rateCount) {
+    return refuse("tunable",
+                  limits.rateCount,
+                  "rate: " + std::to_string(inWindow + 1) + " changes to " +
+                      std::string(info.name) + " within " +
+                      std::to_string(limits.rateWindowSeconds) + "s exceeds " +
+                      std::to_string(limits.rateCount));
+  }
+  return std::nullopt;
+}
+
+void RateLimiter::record(TunableId id, int64_t nowNs) {
+  accepted[id].push_back(nowNs);
+}
+
+std::string valuesText(const Values& values, uint8_t count) {
+  std::string out;
+  for (uint8_t i = 0; i < count && i < values.size(); ++i) {
+    out += (i == 0 ? "" : " ") + std::to_string(values[i]);
+  }
+  return out;
+}
+
+}  // namespace bpftune::policy

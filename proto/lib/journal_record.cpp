@@ -1,0 +1,287 @@
+#include "journal_record.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+#include "log.h"
+#include "tunable_table.h"
+#include "unique_fd.h"
+
+namespace bpftune::journal {
+namespace {
+
+// A record is about 40 words; anything much larger is not ours.
+constexpr uint64_t TRAVERSAL_LIMIT_WORDS = 1024;
+constexpr size_t DIGEST_MAX = 64;
+
+void setValues(proto::JournalRecord::Builder& b, const Record& r) {
+  b.setOld0(r.oldValues[0]);
+  b.setOld1(r.oldValues[1]);
+  b.setOld2(r.oldValues[2]);
+  b.setNew0(r.newValues[0]);
+  b.setNew1(r.newValues[1]);
+  b.setNew2(r.newValues[2]);
+  b.setActual0(r.actual[0]);
+  b.setActual1(r.actual[1]);
+  b.setActual2(r.actual[2]);
+}
+
+void getValues(proto::JournalRecord::Reader& in, Record& r) {
+  r.oldValues = {in.getOld0(), in.getOld1(), in.getOld2()};
+  r.newValues = {in.getNew0(), in.getNew1(), in.getNew2()};
+  r.actual = {in.getActual0(), in.getActual1(), in.getActual2()};
+}
+
+std::string kindName(proto::RecordKind kind) {
+  switch (kind) {
+    case proto::RecordKind::INTENT:
+      return "intent";
+    case proto::RecordKind::OUTCOME:
+      return "outcome";
+    case proto::RecordKind::RECOVERED:
+      return "recovered";
+    case proto::RecordKind::START:
+      return "start";
+  }
+  return "kind#" + std::to_string(static_cast<unsigned>(kind));
+}
+
+std::string resultName(proto::OutcomeResult result) {
+  switch (result) {
+    case proto::OutcomeResult::APPLIED:
+      return "applied";
+    case proto::OutcomeResult::NOT_APPLIED:
+      return "notApplied";
+    case proto::OutcomeResult::WRITE_FAILED:
+      return "writeFailed";
+    case proto::OutcomeResult::MISMATCH:
+      return "mismatch";
+  }
+  return "result#" + std::to_string(static_cast<unsigned>(result));
+}
+
+std::string tunableText(proto::TunableId id) {
+  const auto* info = policy::findTunable(id);
+  return info != nullptr ? std::string(info->name)
+                         : "tunable#" + std::to_string(static_cast<unsigned>(id));
+}
+
+std::string valuesText(const Values& v, uint8_t count) {
+  std::string out;
+  for (uint8_t i = 0; i < count && i < v.size(); ++i) {
+    out += (i == 0 ? "" : " ") + std::to_string(v[i]);
+  }
+  return out;
+}
+
+std::string valuesJson(const Values& v, uint8_t count) {
+  std::string out = "[";
+  for (uint8_t i = 0; i < count && i < v.size(); ++i) {
+    out += (i == 0 ? "" : ",") + std::to_string(v[i]);
+  }
+  return out + "]";
+}
+
+std::string timeText(int64_t realtimeNs) {
+  time_t secs = realtimeNs / 1000000000;
+  tm parts{};
+  gmtime_r(&secs, &parts);
+  char stamp[40];
+  strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return stamp;
+}
+
+int64_t clockNs(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+std::vector<uint8_t> encode(const Record& r) {
+  capnp::MallocMessageBuilder message;
+  auto b = message.initRoot<proto::JournalRecord>();
+  b.setSeq(r.seq);
+  b.setKind(r.kind);
+  b.setRealtimeNs(r.realtimeNs);
+  b.setMonotonicNs(r.monotonicNs);
+  b.setBootId(kj::arrayPtr(r.bootId.data(), r.bootId.size()));
+  b.setTuner(r.tuner);
+  b.setScenario(r.scenario);
+  b.setNetnsCookie(r.netnsCookie);
+  b.setTunable(r.tunable);
+  b.setCount(r.count);
+  setValues(b, r);
+  b.setRequesterPid(r.requesterPid);
+  b.setRequesterUid(r.requesterUid);
+  b.setIntentSeq(r.intentSeq);
+  b.setResult(r.result);
+  b.setError(r.error);
+  b.setActuatorPid(r.actuatorPid);
+  if (!r.filterDigest.empty()) {
+    b.setFilterDigest(kj::arrayPtr(r.filterDigest.data(), r.filterDigest.size()));
+  }
+  auto words = capnp::messageToFlatArray(message);
+  auto bytes = words.asBytes();
+  return std::vector<uint8_t>(bytes.begin(), bytes.end());
+}
+
+Result<Record> decode(const uint8_t* data, size_t size) {
+  if (size == 0 || size % sizeof(capnp::word) != 0) {
+    return makeError("payload size " + std::to_string(size) + " is not a whole number of words");
+  }
+  std::vector<capnp::word> words(size / sizeof(capnp::word));
+  std::memcpy(words.data(), data, size);
+  try {
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = TRAVERSAL_LIMIT_WORDS;
+    options.nestingLimit = 4;
+    capnp::FlatArrayMessageReader reader(kj::arrayPtr(words.data(), words.size()), options);
+    auto in = reader.getRoot<proto::JournalRecord>();
+    Record r;
+    r.seq = in.getSeq();
+    r.kind = in.getKind();
+    r.realtimeNs = in.getRealtimeNs();
+    r.monotonicNs = in.getMonotonicNs();
+    auto boot = in.getBootId();
+    if (boot.size() != r.bootId.size()) {
+      return makeError("bootId has " + std::to_string(boot.size()) + " bytes, expected 16");
+    }
+    std::memcpy(r.bootId.data(), boot.begin(), boot.size());
+    r.tuner = in.getTuner();
+    r.scenario = in.getScenario();
+    r.netnsCookie = in.getNetnsCookie();
+    r.tunable = in.getTunable();
+    r.count = in.getCount();
+    getValues(in, r);
+    r.requesterPid = in.getRequesterPid();
+    r.requesterUid = in.getRequesterUid();
+    r.intentSeq = in.getIntentSeq();
+    r.result = in.getResult();
+    r.error = in.getError();
+    r.actuatorPid = in.getActuatorPid();
+    auto digest = in.getFilterDigest();
+    if (digest.size() > DIGEST_MAX) {
+      return makeError("filterDigest too long");
+    }
+    r.filterDigest.assign(digest.begin(), digest.end());
+    return r;
+  } catch (const kj::Exception& e) {
+    return makeError("payload does not decode: " + log::sanitize(e.getDescription().cStr()));
+  }
+}
+
+std::string toText(const Record& r) {
+  std::string line =
+      timeText(r.realtimeNs) + " seq=" + std::to_string(r.seq) + " " + kindName(r.kind);
+  if (r.kind == proto::RecordKind::START) {
+    return line + " boot=" + bootIdText(r.bootId) + " pid=" + std::to_string(r.actuatorPid) +
+           " filter=" + hex(r.filterDigest.data(), r.filterDigest.size());
+  }
+  line += " tuner=" + std::string(policy::tunerName(r.tuner));
+  line += " scenario=\"" + std::string(policy::scenarioName(r.scenario)) + "\"";
+  line += " netns=" + std::to_string(r.netnsCookie) + " " + tunableText(r.tunable);
+  line += " " + valuesText(r.oldValues, r.count) + " -> " + valuesText(r.newValues, r.count);
+  if (r.kind != proto::RecordKind::INTENT) {
+    line += " intent=" + std::to_string(r.intentSeq) + " result=" + resultName(r.result);
+    line += " actual=" + valuesText(r.actual, r.count);
+    if (r.error != 0) {
+      line += " error=" + std::to_string(r.error);
+    }
+  }
+  return line + " requester=uid:" + std::to_string(r.requesterUid) +
+         ",pid:" + std::to_string(r.requesterPid);
+}
+
+std::string toJson(const Record& r) {
+  std::string j = "{\"seq\":" + std::to_string(r.seq) + ",\"kind\":\"" + kindName(r.kind) + "\"";
+  j +=
+      ",\"time\":\"" + timeText(r.realtimeNs) + "\",\"realtimeNs\":" + std::to_string(r.realtimeNs);
+  j += ",\"monotonicNs\":" + std::to_string(r.monotonicNs);
+  j += ",\"bootId\":\"" + bootIdText(r.bootId) + "\"";
+  j += ",\"tuner\":\"" + std::string(policy::tunerName(r.tuner)) + "\"";
+  j += ",\"scenario\":\"" + std::string(policy::scenarioName(r.scenario)) + "\"";
+  j += ",\"netnsCookie\":" + std::to_string(r.netnsCookie);
+  j += ",\"tunable\":\"" + tunableText(r.tunable) + "\",\"count\":" + std::to_string(r.count);
+  j += ",\"old\":" + valuesJson(r.oldValues, r.count) +
+       ",\"new\":" + valuesJson(r.newValues, r.count);
+  j += ",\"requesterPid\":" + std::to_string(r.requesterPid);
+  j += ",\"requesterUid\":" + std::to_string(r.requesterUid);
+  j += ",\"intentSeq\":" + std::to_string(r.intentSeq) + ",\"result\":\"" + resultName(r.result) +
+       "\"";
+  j += ",\"error\":" + std::to_string(r.error) + ",\"actual\":" + valuesJson(r.actual, r.count);
+  j += ",\"actuatorPid\":" + std::to_string(r.actuatorPid);
+  j += ",\"filterDigest\":\"" + hex(r.filterDigest.data(), r.filterDigest.size()) + "\"}";
+  return j;
+}
+
+std::string hex(const uint8_t* data, size_t size) {
+  static constexpr char DIGITS[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (size_t i = 0; i < size; ++i) {
+    out += DIGITS[data[i] >> 4];
+    out += DIGITS[data[i] & 0xf];
+  }
+  return out;
+}
+
+std::string bootIdText(const BootId& id) {
+  return hex(id.data(), id.size());
+}
+
+Result<BootId> parseBootId(const std::string& text) {
+  BootId id{};
+  size_t n = 0;
+  for (size_t i = 0; i < text.size() && text[i] != '\n'; ++i) {
+    if (text[i] == '-') {
+      continue;
+    }
+    int digit = std::isxdigit(static_cast<unsigned char>(text[i])) != 0
+                    ? (std::isdigit(static_cast<unsigned char>(text[i])) != 0
+                           ? text[i] - '0'
+                           : (std::tolower(static_cast<unsigned char>(text[i])) - 'a' + 10))
+                    : -1;
+    if (digit < 0 || n >= 32) {
+      return makeError("boot_id is not a UUID");
+    }
+    id[n / 2] = static_cast<uint8_t>(id[n / 2] | (digit << (n % 2 == 0 ? 4 : 0)));
+    ++n;
+  }
+  if (n != 32) {
+    return makeError("boot_id is not a UUID");
+  }
+  return id;
+}
+
+Result<BootId> readBootId() {
+  UniqueFd fd(::open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    return makeError("open /proc/sys/kernel/random/boot_id", errno);
+  }
+  char buf[64] = {};
+  ssize_t n = ::read(fd.get(), buf, sizeof(buf) - 1);
+  if (n <= 0) {
+    return makeError("read /proc/sys/kernel/random/boot_id", n < 0 ? errno : 0);
+  }
+  return parseBootId(std::string(buf, static_cast<size_t>(n)));
+}
+
+int64_t realtimeNow() {
+  return clockNs(CLOCK_REALTIME);
+}
+int64_t monotonicNow() {
+  return clockNs(CLOCK_MONOTONIC);
+}
+
+}  // namespace bpftune::journal

@@ -1,0 +1,63 @@
+// The journal's record as a plain C++ struct, so callers (actuator, CLI) never hold capnp readers.
+// The on-disk form is proto::JournalRecord (bpftune.capnp) as a flat array.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bpftune.capnp.h"
+#include "result.h"
+
+namespace bpftune::journal {
+
+using BootId = std::array<uint8_t, 16>;
+using Values = std::array<int64_t, 3>;
+
+struct Record {
+  uint64_t seq = 0;
+  proto::RecordKind kind = proto::RecordKind::INTENT;
+  int64_t realtimeNs = 0;
+  int64_t monotonicNs = 0;
+  BootId bootId{};
+  proto::TunerId tuner = proto::TunerId::TCP_BUFFER;
+  proto::ScenarioId scenario = proto::ScenarioId::BUFFER_INCREASE;
+  uint64_t netnsCookie = 0;
+  proto::TunableId tunable = proto::TunableId::TCP_RMEM;
+  uint8_t count = 0;
+  Values oldValues{};
+  Values newValues{};
+  int32_t requesterPid = 0;
+  uint32_t requesterUid = 0;
+  uint64_t intentSeq = 0;
+  proto::OutcomeResult result = proto::OutcomeResult::APPLIED;
+  int32_t error = 0;
+  Values actual{};
+  int32_t actuatorPid = 0;
+  std::vector<uint8_t> filterDigest;  // 32 bytes in start records, else empty
+
+  bool operator==(const Record& other) const = default;
+};
+
+// Flat-array capnp encoding (word aligned, a multiple of 8 bytes).
+std::vector<uint8_t> encode(const Record& record);
+// Throws nothing: a payload that does not decode is an Error naming why.
+Result<Record> decode(const uint8_t* data, size_t size);
+
+// One human line: time, seq, kind, tuner, scenario, netns, tunable, old -> new, result, requester.
+std::string toText(const Record& record);
+// One JSON object (no trailing newline).
+std::string toJson(const Record& record);
+
+// The current boot id from /proc/sys/kernel/random/boot_id.
+Result<BootId> readBootId();
+Result<BootId> parseBootId(const std::string& text);
+std::string bootIdText(const BootId& id);
+std::string hex(const uint8_t* data, size_t size);
+
+// Clock helpers shared by writers.
+int64_t realtimeNow();
+int64_t monotonicNow();
+
+}  // namespace bpftune::journal

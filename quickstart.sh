@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Quick start. Installs what the project needs (Debian 12), builds, then either runs the daemon
+# pair in the foreground or runs the whole test suite.
+#   sudo ./quickstart.sh run  [bpftune run options]
+#   sudo ./quickstart.sh test [ctest options]
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(cmake make g++ clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
+  capnproto libcapnp-dev libssl-dev libseccomp-dev seccomp libcap-ng-dev libnl-3-dev
+  libnl-route-3-dev libgtest-dev nlohmann-json3-dev clang-format iperf3 iproute2 iputils-ping python3 procps
+  passwd util-linux)
+
+install_packages() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "quickstart: missing packages (${missing[*]}); run as root to install them" >&2
+    exit 1
+  fi
+  echo "quickstart: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+build() {
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build build -j"$(nproc)"
+}
+
+case "${1:-}" in
+  run)
+    shift
+    install_packages
+    build
+    exec build/bpftune run "$@"
+    ;;
+  test)
+    shift
+    install_packages
+    build
+    cd build
+    exec ctest --output-on-failure "$@"
+    ;;
+  *)
+    echo "usage: $0 run|test [options]" >&2
+    exit 2
+    ;;
+esac

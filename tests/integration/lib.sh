@@ -1,0 +1,183 @@
+# Shared harness for the integration tests: real actuator + collector in a private network
+# namespace pair joined by a tbf-shaped veth. Everything a test creates is removed on exit,
+# also when the test fails. Sourced by each test script; BUILD_DIR and SOURCE_DIR come from ctest.
+set -euo pipefail
+
+: "${BUILD_DIR:?BUILD_DIR not set}"
+: "${SOURCE_DIR:?SOURCE_DIR not set}"
+BPFTUNE="$BUILD_DIR/bpftune"
+ACTUATOR="$BUILD_DIR/bpftune-actuator"
+COLLECTOR="$BUILD_DIR/bpftune-collector"
+SKIP_CODE=77
+
+T_ID="bt$$"
+NS_A="${T_ID}a"          # the tuned host: the daemon pair runs here
+NS_B="${T_ID}b"          # the peer
+V4_A=10.211.$(( $$ % 250 )).1
+V4_B=10.211.$(( $$ % 250 )).2
+V6_A=fd99:$(( $$ % 9000 + 1000 ))::1
+V6_B=fd99:$(( $$ % 9000 + 1000 ))::2
+WORK=""
+ACT_PID=""
+COL_PID=""
+IPERF_PID=""
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+note() { echo "--- $*"; }
+
+# A skip must say why; under CI (CI=true) a skip is a failure, because CI has every feature.
+skip() {
+  if [ "${CI:-}" = "true" ]; then
+    fail "would skip under CI: $*"
+  fi
+  echo "SKIP: $*"
+  exit "$SKIP_CODE"
+}
+
+require_env() {
+  [ "$(id -u)" = 0 ] || skip "needs root (network namespaces, BPF, sysctl writes)"
+  [ -r /sys/kernel/btf/vmlinux ] || skip "no kernel BTF at /sys/kernel/btf/vmlinux"
+  for tool in ip tc nsenter iperf3; do
+    command -v "$tool" >/dev/null || skip "missing tool: $tool"
+  done
+  for bin in "$BPFTUNE" "$ACTUATOR" "$COLLECTOR"; do
+    [ -x "$bin" ] || fail "not built: $bin"
+  done
+}
+
+in_a() { nsenter --net="/run/netns/$NS_A" "$@"; }
+in_b() { nsenter --net="/run/netns/$NS_B" "$@"; }
+
+cleanup() {
+  local rc=$?
+  set +e
+  [ -n "$IPERF_PID" ] && kill "$IPERF_PID" 2>/dev/null
+  [ -n "$COL_PID" ] && kill "$COL_PID" 2>/dev/null
+  [ -n "$ACT_PID" ] && kill "$ACT_PID" 2>/dev/null
+  sleep 0.3
+  [ -n "$COL_PID" ] && kill -9 "$COL_PID" 2>/dev/null
+  [ -n "$ACT_PID" ] && kill -9 "$ACT_PID" 2>/dev/null
+  ip netns pids "$NS_A" 2>/dev/null | xargs -r kill -9 2>/dev/null
+  ip netns pids "$NS_B" 2>/dev/null | xargs -r kill -9 2>/dev/null
+  ip netns del "$NS_A" 2>/dev/null
+  ip netns del "$NS_B" 2>/dev/null
+  if [ $rc -ne 0 ] && [ -n "$WORK" ]; then
+    for f in "$WORK"/*.log; do
+      [ -f "$f" ] || continue
+      echo "===== $f (last 40 lines)"; tail -n 40 "$f"
+    done
+  fi
+  [ -n "$WORK" ] && rm -rf "$WORK"
+  exit $rc
+}
+
+# Two namespaces, veth between them, tbf on both ends (unshaped veth retransmits on its own).
+setup_pair() {
+  local rate="${1:-200mbit}"
+  trap cleanup EXIT
+  WORK=$(mktemp -d /tmp/bpftune-it.XXXXXX)
+  chmod 0755 "$WORK"
+  ip netns add "$NS_A"
+  ip netns add "$NS_B"
+  ip link add "${T_ID}va" netns "$NS_A" type veth peer name "${T_ID}vb" netns "$NS_B"
+  in_a ip link set lo up
+  in_b ip link set lo up
+  in_a ip addr add "$V4_A/24" dev "${T_ID}va"
+  in_b ip addr add "$V4_B/24" dev "${T_ID}vb"
+  in_a ip -6 addr add "$V6_A/64" dev "${T_ID}va" nodad
+  in_b ip -6 addr add "$V6_B/64" dev "${T_ID}vb" nodad
+  in_a ip link set "${T_ID}va" up
+  in_b ip link set "${T_ID}vb" up
+  in_a tc qdisc add dev "${T_ID}va" root tbf rate "$rate" burst 128kb latency 20ms
+  in_b tc qdisc add dev "${T_ID}vb" root tbf rate "$rate" burst 128kb latency 20ms
+  in_b ping -c 1 -W 2 "$V4_A" >/dev/null || fail "no IPv4 connectivity between the namespaces"
+  in_b ping -6 -c 1 -W 2 "$V6_A" >/dev/null || fail "no IPv6 connectivity between the namespaces"
+  RUN_DIR="$WORK/run"
+  STATE_DIR="$WORK/state"
+  JOURNAL="$STATE_DIR/journal"
+  STATUS="$RUN_DIR/collector/status.json"
+  prepare_dirs
+}
+
+# Same layout `bpftune run` makes: sockets root-owned, status dir owned by the collector,
+# journal dir private to the actuator's user.
+prepare_dirs() {
+  id bpftune >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin --user-group bpftune
+  id bpftune-collector >/dev/null 2>&1 || useradd --system --no-create-home \
+    --home-dir /nonexistent --shell /usr/sbin/nologin --user-group bpftune-collector
+  install -d -m 0755 -o root -g root "$RUN_DIR"
+  install -d -m 0755 -o bpftune-collector -g bpftune-collector "$RUN_DIR/collector"
+  install -d -m 0700 -o bpftune -g bpftune "$STATE_DIR"
+}
+
+sysctl_a() { in_a cat "/proc/sys/net/ipv4/$1" | tr -s '\t ' ' '; }
+set_sysctl_a() { in_a sh -c "echo '$2' > /proc/sys/net/ipv4/$1"; }
+
+start_actuator() {
+  nsenter --net="/run/netns/$NS_A" "$ACTUATOR" --socket "$RUN_DIR/actuator.sock" --admin-socket "$RUN_DIR/admin.sock" \
+    --journal "$JOURNAL" --policy "${POLICY:-$SOURCE_DIR/policy/default.policy}" \
+    >>"$WORK/actuator.log" 2>&1 &
+  ACT_PID=$!
+  for _ in $(seq 1 100); do
+    [ -S "$RUN_DIR/admin.sock" ] && [ -S "$RUN_DIR/actuator.sock" ] && return 0
+    kill -0 "$ACT_PID" 2>/dev/null || fail "actuator exited during start"
+    sleep 0.05
+  done
+  fail "actuator sockets did not appear"
+}
+
+start_collector() {
+  nsenter --net="/run/netns/$NS_A" "$COLLECTOR" --socket "$RUN_DIR/actuator.sock" --status "$STATUS" \
+    --learning-rate "${LEARNING_RATE:-4}" >>"$WORK/collector.log" 2>&1 &
+  COL_PID=$!
+  for _ in $(seq 1 100); do
+    [ -f "$STATUS" ] && return 0
+    kill -0 "$COL_PID" 2>/dev/null || fail "collector exited during start"
+    sleep 0.1
+  done
+  fail "collector wrote no status within 10 s"
+}
+
+stop_daemons() {
+  [ -n "$COL_PID" ] && { kill "$COL_PID" 2>/dev/null; wait "$COL_PID" 2>/dev/null || true; }
+  [ -n "$ACT_PID" ] && { kill "$ACT_PID" 2>/dev/null; wait "$ACT_PID" 2>/dev/null || true; }
+  COL_PID=""
+  ACT_PID=""
+}
+
+# iperf3 transfer; prints the receiver's rate in Mbit/s. $1: 4|6, $2: which side sends (a|b),
+# $3: seconds. The server always runs in B, so rmem/wmem tests differ only in the sender.
+transfer() {
+  local family=$1 sender=$2 secs=$3 addr reverse=""
+  [ "$family" = 6 ] && addr=$V6_B || addr=$V4_B
+  [ "$sender" = b ] && reverse="-R"
+  in_b iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
+  IPERF_PID=$!
+  sleep 0.3
+  local out
+  out=$(in_a iperf3 -c "$addr" -p 5201 -t "$secs" $reverse -J 2>/dev/null) || true
+  wait "$IPERF_PID" 2>/dev/null || true
+  IPERF_PID=""
+  echo "$out" | python3 -c 'import json,sys
+try:
+    d=json.load(sys.stdin); print("%.1f" % (d["end"]["sum_received"]["bits_per_second"]/1e6))
+except Exception:
+    print("0")'
+}
+
+journal_count() { "$BPFTUNE" journal --state-dir "$STATE_DIR" | grep -c "$1" || true; }
+
+assert_verify() {
+  "$BPFTUNE" verify --state-dir "$STATE_DIR" >"$WORK/verify.out" 2>&1 ||
+    { cat "$WORK/verify.out"; fail "bpftune verify failed"; }
+}
+
+# Rolls back with no daemon running: the CLI runs the actuator's one-shot rollback in netns A.
+rollback_offline() {
+  in_a "$BPFTUNE" rollback --run-dir "$RUN_DIR" --state-dir "$STATE_DIR" \
+    --policy "${POLICY:-$SOURCE_DIR/policy/default.policy}" >"$WORK/rollback.out" 2>&1 ||
+    { cat "$WORK/rollback.out"; fail "bpftune rollback failed"; }
+}
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The running pair holds only what it needs: the collector exactly CAP_BPF+CAP_PERFMON as
+# bpftune-collector; the actuator exactly CAP_NET_ADMIN as bpftune, seccomp mode 2, no_new_privs.
+source "$(dirname "$0")/lib.sh"
+require_env
+setup_pair 200mbit
+start_actuator
+start_collector
+sleep 0.5
+field() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+
+COL_CAPS=$(field "$COL_PID" CapEff)
+COL_UID=$(field "$COL_PID" Uid)
+note "collector pid $COL_PID uid $COL_UID CapEff $COL_CAPS CapPrm $(field "$COL_PID" CapPrm) CapBnd $(field "$COL_PID" CapBnd)"
+[ "$COL_CAPS" = 000000c000000000 ] || fail "collector CapEff $COL_CAPS, expected 000000c000000000 (CAP_BPF+CAP_PERFMON)"
+[ "$COL_UID" = "$(id -u bpftune-collector)" ] || fail "collector runs as uid $COL_UID"
+
+ACT_CAPS=$(field "$ACT_PID" CapEff)
+ACT_UID=$(field "$ACT_PID" Uid)
+note "actuator pid $ACT_PID uid $ACT_UID CapEff $ACT_CAPS Seccomp $(field "$ACT_PID" Seccomp) NoNewPrivs $(field "$ACT_PID" NoNewPrivs)"
+[ "$ACT_CAPS" = 0000000000001000 ] || fail "actuator CapEff $ACT_CAPS, expected 0000000000001000 (CAP_NET_ADMIN)"
+[ "$ACT_UID" = "$(id -u bpftune)" ] || fail "actuator runs as uid $ACT_UID"
+[ "$(field "$ACT_PID" Seccomp)" = 2 ] || fail "actuator is not in seccomp filter mode"
+[ "$(field "$ACT_PID" NoNewPrivs)" = 1 ] || fail "actuator lacks no_new_privs"
+[ "$(field "$ACT_PID" CapBnd)" = 0000000000001000 ] || fail "actuator bounding set not reduced"
+note "RSS: actuator $(rss_kb "$ACT_PID") kB, collector $(rss_kb "$COL_PID") kB"
+note "PASS"

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The Quick start path: `bpftune run` starts and supervises both daemons (restarting one that
+# is SIGKILLed), tunes under traffic, prints a summary on exit and rolls back with
+# --rollback-on-exit.
+source "$(dirname "$0")/lib.sh"
+require_env
+setup_pair 200mbit
+read -r MIN DEF MAX <<<"$(sysctl_a tcp_rmem)"
+LOWERED="$MIN $DEF $DEF"
+set_sysctl_a tcp_rmem "$LOWERED"
+
+nsenter --net="/run/netns/$NS_A" "$BPFTUNE" run --run-dir "$RUN_DIR" --state-dir "$STATE_DIR" \
+  --policy "$SOURCE_DIR/policy/default.policy" --rollback-on-exit \
+  >"$WORK/run.out" 2>"$WORK/run.log" &
+RUN_PID=$!
+for _ in $(seq 1 100); do [ -f "$STATUS" ] && break; sleep 0.1; done
+[ -f "$STATUS" ] || fail "bpftune run: no collector status after 10 s"
+"$BPFTUNE" status --run-dir "$RUN_DIR" >"$WORK/status.txt" || fail "bpftune status failed"
+"$BPFTUNE" status --run-dir "$RUN_DIR" --json | python3 -c 'import json,sys; json.load(sys.stdin)' ||
+  fail "bpftune status --json is not JSON"
+
+ACT=$(pgrep -P "$RUN_PID" -f bpftune-actuator)
+kill -9 "$ACT"
+for _ in $(seq 1 50); do grep -q "restarted the actuator" "$WORK/run.log" && break; sleep 0.1; done
+grep -q "restarted the actuator" "$WORK/run.log" || fail "the actuator was not restarted"
+
+transfer 4 b 5 >/dev/null
+read -r _ _ GROWN <<<"$(sysctl_a tcp_rmem)"
+[ "$GROWN" -gt "$DEF" ] || fail "rmem max did not grow under bpftune run"
+
+kill -INT "$RUN_PID"
+wait "$RUN_PID" || fail "bpftune run exited with $?"
+cat "$WORK/run.out"
+grep -q "net.ipv4.tcp_rmem" "$WORK/run.out" || fail "no summary of changes on exit"
+NOW="$(sysctl_a tcp_rmem)"
+[ "$NOW" = "$LOWERED" ] || fail "--rollback-on-exit left '$NOW', expected '$LOWERED'"
+pgrep -f "bpftune-(actuator|collector).*$RUN_DIR" && fail "a daemon outlived bpftune run"
+assert_verify
+note "PASS: grew to $GROWN under run, restored '$NOW' on exit"

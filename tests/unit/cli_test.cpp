@@ -1,0 +1,129 @@
+// The admin CLI's pure parts: argument parsing (every usage error) and the journal summary.
+#include <gtest/gtest.h>
+
+#include "options.h"
+#include "summary.h"
+
+namespace bpftune::cli {
+namespace {
+
+Result<Options> parse(std::vector<std::string> args) {
+  return parseOptions(args);
+}
+
+TEST(CliOptions, ParsesRunWithEveryFlag) {
+  auto options = parse({"run",
+                        "--learning-rate",
+                        "2",
+                        "--rollback-on-exit",
+                        "--run-dir=/tmp/r",
+                        "--state-dir",
+                        "/tmp/s",
+                        "--policy",
+                        "/etc/p",
+                        "--debug"});
+  ASSERT_TRUE(options) << options.error().message;
+  EXPECT_EQ(options->command, Command::RUN);
+  EXPECT_EQ(options->learningRate, 2);
+  EXPECT_TRUE(options->rollbackOnExit);
+  EXPECT_TRUE(options->debug);
+  EXPECT_EQ(options->paths.socket(), "/tmp/r/actuator.sock");
+  EXPECT_EQ(options->paths.statusFile(), "/tmp/r/collector/status.json");
+  EXPECT_EQ(options->paths.journal(), "/tmp/s/journal");
+  EXPECT_EQ(options->paths.policy, "/etc/p");
+}
+
+TEST(CliOptions, DefaultsAreTheInstalledPaths) {
+  auto options = parse({"status"});
+  ASSERT_TRUE(options);
+  EXPECT_EQ(options->paths.adminSocket(), "/run/bpftune/admin.sock");
+  EXPECT_EQ(options->paths.journal(), "/var/lib/bpftune/journal");
+  EXPECT_EQ(options->learningRate, 4);
+  EXPECT_FALSE(options->json);
+}
+
+TEST(CliOptions, RejectsEveryKindOfBadArgument) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string mentions;
+  };
+  std::vector<Case> cases = {
+      {{}, "missing command"},
+      {{"frob"}, "unknown command 'frob'"},
+      {{"run", "--learning-rate", "5"}, "0 to 4"},
+      {{"run", "--learning-rate", "-1"}, "0 to 4"},
+      {{"run", "--learning-rate", "2x"}, "0 to 4"},
+      {{"run", "--learning-rate"}, "missing value"},
+      {{"status", "--rollback-on-exit"}, "not an option of 'status'"},
+      {{"verify", "--json"}, "not an option of 'verify'"},
+      {{"journal", "--state-dir", "relative"}, "absolute path"},
+      {{"run", "--bogus"}, "not an option of 'run'"},
+  };
+  for (const auto& c : cases) {
+    auto options = parse(c.args);
+    ASSERT_FALSE(options) << "accepted: " << (c.args.empty() ? "" : c.args[0]);
+    EXPECT_NE(options.error().message.find(c.mentions), std::string::npos)
+        << options.error().message;
+  }
+}
+
+journal::Record intent(uint64_t seq, journal::Values oldValues, journal::Values newValues) {
+  journal::Record record;
+  record.seq = seq;
+  record.kind = proto::RecordKind::INTENT;
+  record.tunable = proto::TunableId::TCP_RMEM;
+  record.netnsCookie = 7;
+  record.count = 3;
+  record.oldValues = oldValues;
+  record.newValues = newValues;
+  return record;
+}
+
+journal::Record outcome(uint64_t seq,
+                        uint64_t intentSeq,
+                        journal::Values actual,
+                        proto::OutcomeResult result = proto::OutcomeResult::APPLIED) {
+  journal::Record record;
+  record.seq = seq;
+  record.kind = proto::RecordKind::OUTCOME;
+  record.intentSeq = intentSeq;
+  record.actual = actual;
+  record.result = result;
+  return record;
+}
+
+TEST(Summary, ReportsFirstOriginalAndLastAppliedValue) {
+  std::vector<journal::Record> records = {
+      intent(1, {4096, 131072, 131072}, {4096, 131072, 163840}),
+      outcome(2, 1, {4096, 131072, 163840}),
+      intent(3, {4096, 131072, 163840}, {4096, 131072, 204800}),
+      outcome(4, 3, {4096, 131072, 163840}, proto::OutcomeResult::WRITE_FAILED),
+  };
+  std::string text = summarize(records, journal::BootId{});
+  EXPECT_NE(text.find("net.ipv4.tcp_rmem in netns 7"), std::string::npos) << text;
+  EXPECT_NE(text.find("(4096 131072 131072) -> (4096 131072 163840)"), std::string::npos) << text;
+  EXPECT_NE(text.find("applied 1 time(s)"), std::string::npos) << text;
+  EXPECT_NE(text.find("sysctl -w net.ipv4.tcp_rmem=\"4096 131072 163840\""), std::string::npos);
+}
+
+TEST(Summary, IgnoresOtherBootsAndSaysWhenRolledBack) {
+  journal::BootId other{};
+  other[0] = 1;
+  auto old = intent(1, {1, 2, 3}, {1, 2, 4});
+  old.bootId = other;
+  std::vector<journal::Record> records = {old,
+                                          intent(2, {4096, 131072, 131072}, {4096, 131072, 163840}),
+                                          outcome(3, 2, {4096, 131072, 163840}),
+                                          intent(4, {4096, 131072, 163840}, {4096, 131072, 131072}),
+                                          outcome(5, 4, {4096, 131072, 131072})};
+  std::string text = summarize(records, journal::BootId{});
+  EXPECT_EQ(text.find("(1 2 3)"), std::string::npos) << text;
+  EXPECT_NE(text.find("now at its original value (4096 131072 131072)"), std::string::npos) << text;
+}
+
+TEST(Summary, SaysWhenThereWereNoChanges) {
+  EXPECT_NE(summarize({}, journal::BootId{}).find("no changes"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace bpftune::cli

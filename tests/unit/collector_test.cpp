@@ -1,0 +1,194 @@
+// Collector unit tests: pure parts only (no root, no BPF).
+#include <cstring>
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <gtest/gtest.h>
+
+#include "actuator_link.h"
+#include "daemon.h"
+#include "options.h"
+#include "status.h"
+#include "system_info.h"
+
+namespace bpftune::collector {
+namespace {
+
+constexpr const char* ZONEINFO = R"(Node 0, zone      DMA
+  pages free     3840
+        high     30
+        managed  3840
+Node 0, zone    DMA32
+  pages free     772915
+        high     18277
+        managed  772915
+Node 0, zone   Normal
+  pages free     100000
+        high     1000
+        managed  200000
+        protection: (0, 0, 0, 0)
+Node 1, zone   Normal
+        high     500
+        managed  10500
+)";
+
+TEST(Zoneinfo, SumsNormalZones) {
+  EXPECT_EQ(freeBufferPagesFromZoneinfo(ZONEINFO), 209000);
+}
+
+TEST(Zoneinfo, FallsBackToDma32) {
+  std::string small = "Node 0, zone    DMA32\n        high     100\n        managed  1100\n"
+                      "Node 0, zone   Normal\n        high     0\n        managed  0\n";
+  EXPECT_EQ(freeBufferPagesFromZoneinfo(small), 1000);
+}
+
+TEST(Zoneinfo, EmptyInputGivesZero) {
+  EXPECT_EQ(freeBufferPagesFromZoneinfo(""), 0);
+}
+
+TEST(Sysctl, ParsesTriple) {
+  auto v = parseSysctlValues("4096\t131072\t6291456\n", 3);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->count, 3);
+  EXPECT_EQ(v->v[2], 6291456);
+}
+
+TEST(Sysctl, CountMismatchIsError) {
+  EXPECT_FALSE(parseSysctlValues("1\n", 3).ok());
+  EXPECT_FALSE(parseSysctlValues("1 2 3 4\n", 3).ok());
+  EXPECT_FALSE(parseSysctlValues("x\n", 1).ok());
+}
+
+tuners::Proposal sampleProposal() {
+  tuners::Proposal p;
+  p.tuner = proto::TunerId::TCP_BUFFER;
+  p.scenario = proto::ScenarioId::BUFFER_INCREASE;
+  p.netnsCookie = 4103;
+  p.tunable = proto::TunableId::TCP_RMEM;
+  p.oldValues = {3, {4096, 131072, 131072}};
+  p.newValues = {3, {4096, 131072, 163840}};
+  p.why = "rcvbuf at max";
+  return p;
+}
+
+TEST(Encoding, ProposalBecomesSetSysctl) {
+  auto words = encodeRequest(42, sampleProposal());
+  capnp::FlatArrayMessageReader reader(words);
+  auto request = reader.getRoot<proto::Request>();
+  EXPECT_EQ(request.getId(), 42u);
+  ASSERT_TRUE(request.isSetSysctl());
+  auto set = request.getSetSysctl();
+  EXPECT_EQ(set.getTuner(), proto::TunerId::TCP_BUFFER);
+  EXPECT_EQ(set.getScenario(), proto::ScenarioId::BUFFER_INCREASE);
+  EXPECT_EQ(set.getNetnsCookie(), 4103u);
+  EXPECT_EQ(set.getTunable(), proto::TunableId::TCP_RMEM);
+  EXPECT_EQ(set.getCount(), 3);
+  EXPECT_EQ(set.getExpected2(), 131072);
+  EXPECT_EQ(set.getNew0(), 4096);
+  EXPECT_EQ(set.getNew2(), 163840);
+}
+
+TEST(Encoding, ReplyDecodesAndSanitizes) {
+  capnp::MallocMessageBuilder message;
+  auto reply = message.initRoot<proto::Reply>();
+  reply.setId(7);
+  reply.setStatus(proto::Status::REJECTED);
+  reply.setField("new2");
+  reply.setBound(100);
+  reply.setReason("too big\nFAKE LINE");
+  reply.setCount(3);
+  reply.setValue2(5);
+  auto words = capnp::messageToFlatArray(message);
+  auto info = decodeReply(words);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->id, 7u);
+  EXPECT_EQ(info->status, proto::Status::REJECTED);
+  EXPECT_EQ(info->field, "new2");
+  EXPECT_EQ(info->reason.find('\n'), std::string::npos);
+  EXPECT_EQ(info->values.v[2], 5);
+}
+
+TEST(Encoding, GarbageReplyIsError) {
+  auto words = kj::heapArray<capnp::word>(4);
+  std::memset(words.asBytes().begin(), 0xff, words.asBytes().size());
+  EXPECT_FALSE(decodeReply(words).ok());
+}
+
+TEST(Outcome, LineNamesWhatAndWhy) {
+  ReplyInfo reply;
+  reply.status = proto::Status::OK;
+  std::string line = describeOutcome(sampleProposal(), reply, 812);
+  EXPECT_NE(line.find("net.ipv4.tcp_rmem 4096 131072 131072 -> 4096 131072 163840"),
+            std::string::npos);
+  EXPECT_NE(line.find("netns 4103"), std::string::npos);
+  EXPECT_NE(line.find("latency_us=812"), std::string::npos);
+  EXPECT_NE(line.find("why: rcvbuf at max"), std::string::npos);
+  reply.status = proto::Status::OVERRIDDEN;
+  reply.reason = "changed by admin";
+  line = describeOutcome(sampleProposal(), reply, 0);
+  EXPECT_NE(line.find("overridden"), std::string::npos);
+  EXPECT_NE(line.find("tuner stops"), std::string::npos);
+}
+
+TEST(StatusJson, RendersTunersAndForeignNetns) {
+  StatusSnapshot s;
+  s.pid = 12;
+  s.uid = 999;
+  s.capEff = "000000c000000000";
+  s.homeNetnsCookie = 1;
+  s.actuatorState = "disconnected: \"x\"";
+  TunerStatus t;
+  t.name = "tcp_buffer";
+  t.netnsState[1] = STATE_OVERRIDDEN;
+  t.events = 3;
+  t.refused["stale"] = 2;
+  t.latency.add(10);
+  t.latency.add(30);
+  s.tuners.push_back(t);
+  s.foreignNetnsEvents[77] = 5;
+  s.objects.push_back({"tcp_buffer", {"tp_btf/x"}, {{"x", 100, 25, 4}}, {1, 2, 3}});
+  std::string json = renderStatusJson(s);
+  EXPECT_NE(json.find("\"cap_eff\": \"000000c000000000\""), std::string::npos);
+  EXPECT_NE(json.find("\"1\": \"disabled: value changed by someone else\""), std::string::npos);
+  EXPECT_NE(json.find("{\"count\": 2, \"min_us\": 10, \"avg_us\": 20, \"max_us\": 30}"),
+            std::string::npos);
+  EXPECT_NE(json.find("\"cookie\": 77, \"events\": 5"), std::string::npos);
+  EXPECT_NE(json.find("\\\"x\\\""), std::string::npos);
+  EXPECT_NE(json.find("\"sample_every\": 4"), std::string::npos);
+}
+
+TEST(StatusJson, EscapesControlCharacters) {
+  EXPECT_EQ(jsonEscape("a\nb"), "a\\u000ab");
+}
+
+TEST(Options, Defaults) {
+  auto o = parseOptions({});
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->socketPath, "/run/bpftune/actuator.sock");
+  EXPECT_EQ(o->statusPath, "/run/bpftune/status.json");
+  EXPECT_EQ(o->user, "bpftune-collector");
+  EXPECT_EQ(o->learningRate, 4);
+}
+
+TEST(Options, ParsesAll) {
+  auto o = parseOptions(
+      {"--socket", "/s", "--status", "/t", "--user", "u", "--learning-rate", "0", "--debug"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->socketPath, "/s");
+  EXPECT_EQ(o->statusPath, "/t");
+  EXPECT_EQ(o->user, "u");
+  EXPECT_EQ(o->learningRate, 0);
+  EXPECT_TRUE(o->debug);
+}
+
+TEST(Options, UsageErrors) {
+  EXPECT_FALSE(parseOptions({"--learning-rate", "5"}).ok());
+  EXPECT_FALSE(parseOptions({"--learning-rate", "-1"}).ok());
+  EXPECT_FALSE(parseOptions({"--learning-rate", "2x"}).ok());
+  EXPECT_FALSE(parseOptions({"--learning-rate"}).ok());
+  EXPECT_FALSE(parseOptions({"--socket"}).ok());
+  EXPECT_FALSE(parseOptions({"--bogus"}).ok());
+}
+
+}  // namespace
+}  // namespace bpftune::collector

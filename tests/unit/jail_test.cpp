@@ -1,0 +1,228 @@
+// The seccomp filter kills what the actuator never needs. Every deny is paired with an allow so
+// a filter that kills everything cannot pass. Death tests re-execute the binary ("threadsafe")
+// so no filter leaks into the runner.
+#include "jail.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "unique_fd.h"
+
+namespace bpftune::actuator {
+namespace {
+
+int openSysnet() {
+  return ::open("/proc/sys/net", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+// Builds and loads the real filter for `sysnet` or exits 99 (so a setup failure is not a pass).
+void loadFilter(int sysnet) {
+  auto filter = SeccompFilter::build(sysnet);
+  if (!filter.ok() || !filter->load().ok()) {
+    _exit(99);
+  }
+}
+
+class Jail : public ::testing::Test {
+protected:
+  void SetUp() override {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    sysnet = openSysnet();
+    ASSERT_GE(sysnet, 0);
+  }
+  void TearDown() override { close(sysnet); }
+  int sysnet = -1;
+};
+
+TEST_F(Jail, OpenatBelowSysnetIsAllowed) {
+  EXPECT_EXIT(
+      {
+        loadFilter(sysnet);
+        int fd = openat(sysnet, "ipv4/tcp_rmem", O_RDONLY | O_CLOEXEC);
+        char buf[64];
+        _exit(fd >= 0 && pread(fd, buf, sizeof(buf), 0) > 0 ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0),
+      "");
+}
+
+TEST_F(Jail, OpenatElsewhereKills) {
+  EXPECT_EXIT(
+      {
+        loadFilter(sysnet);
+        openat(AT_FDCWD, "/etc/hostname", O_RDONLY | O_CLOEXEC);
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGSYS),
+      "");
+}
+
+TEST_F(Jail, OpenatWithCreateKills) {
+  EXPECT_EXIT(
+      {
+        loadFilter(sysnet);
+        openat(sysnet, "x", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGSYS),
+      "");
+}
+
+TEST_F(Jail, OpenatForWritingBelowSysnetIsAllowed) {
+  // The kernel may refuse (EACCES) without CAP_NET_ADMIN; the filter must not kill.
+  EXPECT_EXIT(
+      {
+        loadFilter(sysnet);
+        openat(sysnet, "ipv4/tcp_rmem", O_WRONLY | O_CLOEXEC);
+        _exit(0);
+      },
+      ::testing::ExitedWithCode(0),
+      "");
+}
+
+TEST_F(Jail, InetSocketKills) {
+  EXPECT_EXIT(
+      {
+        loadFilter(sysnet);
+        socket(AF_INET, SOCK_STREAM, 0);
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGSYS),
+      "");
+}
+
+TEST_F(Jail, PeercredIsAllowedOtherSockoptsKill) {
+  int pair[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, pair), 0);
+  EXPECT_EXIT(
+      {
+        loadFilter(sysnet);
+        ucred cred{};
+        socklen_t len = sizeof(cred);
+        _exit(getsockopt(pair[0], SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0),
+      "");
+  EXPECT_EXIT(
+      {
+        loadFilter(sysnet);
+        int value = 0;
+        socklen_t len = sizeof(value);
+        getsockopt(pair[0], SOL_SOCKET, SO_RCVBUF, &value, &len);
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGSYS),
+      "");
+  close(pair[0]);
+  close(pair[1]);
+}
+
+TEST_F(Jail, ExecutableMemoryKills) {
+  EXPECT_EXIT(
+      {
+        loadFilter(sysnet);
+        void* p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        _exit(p != MAP_FAILED ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0),
+      "");
+  EXPECT_EXIT(
+      {
+        loadFilter(sysnet);
+        mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGSYS),
+      "");
+}
+
+TEST_F(Jail, ExecveKills) {
+  EXPECT_EXIT(
+      {
+        loadFilter(sysnet);
+        execl("/bin/true", "true", static_cast<char*>(nullptr));
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGSYS),
+      "");
+}
+
+TEST_F(Jail, NoNewPrivsIsSet) {
+  EXPECT_EXIT(
+      {
+        int status = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+        loadFilter(sysnet);
+        char buf[4096] = {};
+        ssize_t n = pread(status, buf, sizeof(buf) - 1, 0);
+        _exit(n > 0 && std::strstr(buf, "NoNewPrivs:\t1") != nullptr &&
+                      std::strstr(buf, "Seccomp:\t2")
+                  ? 0
+                  : 1);
+      },
+      ::testing::ExitedWithCode(0),
+      "");
+}
+
+TEST_F(Jail, DigestIsStableAndCoversTheDirfd) {
+  auto a = SeccompFilter::build(sysnet);
+  auto b = SeccompFilter::build(sysnet);
+  auto c = SeccompFilter::build(sysnet + 100);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_EQ(a->digest().size(), 32U);
+  EXPECT_EQ(a->digest(), b->digest());
+  EXPECT_NE(a->digest(), c->digest());
+}
+
+TEST_F(Jail, DefaultAndBadArchActionsKillTheProcess) {
+  auto filter = SeccompFilter::build(sysnet);
+  ASSERT_TRUE(filter.ok());
+  UniqueFd out(memfd_create("pfc", MFD_CLOEXEC));
+  ASSERT_TRUE(filter->exportPfc(out.get()).ok());
+  std::string pfc(65536, '\0');
+  ssize_t n = pread(out.get(), pfc.data(), pfc.size(), 0);
+  ASSERT_GT(n, 0);
+  pfc.resize(static_cast<size_t>(n));
+  EXPECT_NE(pfc.find("# default action\n  action KILL_PROCESS;"), std::string::npos) << pfc;
+  EXPECT_NE(pfc.find("# invalid architecture action\naction KILL_PROCESS;"), std::string::npos)
+      << pfc;
+}
+
+TEST_F(Jail, DropPrivilegesKeepsOnlyNetAdmin) {
+  if (geteuid() != 0) {
+    const char* ci = std::getenv("CI");
+    if (ci != nullptr && std::string(ci) == "true") {
+      FAIL() << "needs root to change uid (CI=true: a skip is a failure)";
+    }
+    std::puts("SKIP: needs root to change uid");
+    GTEST_SKIP();
+  }
+  EXPECT_EXIT(
+      {
+        int status = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+        if (!dropPrivileges(Identity{65534, 65534}).ok()) {
+          _exit(2);
+        }
+        char buf[4096] = {};
+        ssize_t n = pread(status, buf, sizeof(buf) - 1, 0);
+        bool ok = n > 0 && std::strstr(buf, "CapEff:\t0000000000001000") &&
+                  std::strstr(buf, "CapBnd:\t0000000000000000") &&
+                  std::strstr(buf, "Uid:\t65534\t65534\t65534\t65534") &&
+                  std::strstr(buf, "CapAmb:\t0000000000000000");
+        _exit(ok ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0),
+      "");
+}
+
+}  // namespace
+}  // namespace bpftune::actuator

@@ -1,0 +1,39 @@
+#include "tcp_mem_rules.h"
+
+#include <algorithm>
+
+namespace bpftune::tuners::tcp_buffer {
+
+MemoryState classifyMemory(const LearningRate& rate, int64_t allocatedPages, const Values& tcpMem) {
+  if (rate.nearlyFull(allocatedPages, tcpMem.v[2])) {
+    return MemoryState::EXHAUSTION;
+  }
+  if (rate.nearlyFull(allocatedPages, tcpMem.v[1])) {
+    return MemoryState::PRESSURE;
+  }
+  return MemoryState::NORMAL;
+}
+
+Values pressureTarget(const LearningRate& rate, const Values& tcpMem, int64_t freePages) {
+  Values out = tcpMem;
+  if (tcpMem.v[0] < freePages / 16) {
+    out.v[0] = rate.grow(tcpMem.v[0]);
+  }
+  if (tcpMem.v[1] < freePages / 8) {
+    out.v[1] = rate.grow(tcpMem.v[1]);
+  }
+  out.v[2] = std::min(freePages / 4, rate.grow(tcpMem.v[2]));
+  return out;
+}
+
+Values exhaustionTarget(const LearningRate& rate, const Values& tcpMem, int64_t freePages) {
+  Values out = tcpMem;
+  out.v[2] = std::min(freePages / 4, rate.grow(tcpMem.v[2]));
+  return out;
+}
+
+bool memMaxAtCap(const Values& tcpMem, int64_t freePages) {
+  return tcpMem.v[2] >= freePages / 4;
+}
+
+}  // namespace bpftune::tuners::tcp_buffer
