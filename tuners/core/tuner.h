@@ -52,7 +52,8 @@ public:
   virtual std::string_view name() const = 0;
   // Tunables the collector reads into CurrentValues before each onEvent call.
   virtual std::vector<TunableId> tunables() const = 0;
-  virtual std::vector<Proposal> onEvent(const bpftune_event& event, const CurrentValues& current) = 0;
+  virtual std::vector<Proposal> onEvent(const bpftune_event& event,
+                                        const CurrentValues& current) = 0;
   // Told after the actuator answered, so the tuner can follow up (e.g. moderate_rcvbuf after an
   // rmem change) on the next event. `applied` is false when the request was refused.
   virtual void onResult(const Proposal& proposal, bool applied) {}
