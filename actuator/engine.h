@@ -50,7 +50,6 @@ public:
 
 private:
   journal::Record baseRecord(proto::RecordKind kind) const;
-  uint64_t journalIntent(journal::Record intent);
   Answer writeJournaled(const journal::Record& intent, const policy::TunableInfo& info);
   Answer refuse(proto::Status status,
                 const policy::Refusal& refusal,
