@@ -24,7 +24,8 @@
 namespace bpftune::actuator {
 namespace {
 
-volatile sig_atomic_t stopRequested = 0;
+// Set from the signal handler: only a volatile sig_atomic_t is async-signal-safe to write.
+volatile sig_atomic_t stopRequested = 0;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
 
 void onStopSignal(int /*signal*/) {
   stopRequested = 1;

@@ -15,12 +15,17 @@ const char* usageText() {
          "  --help                 this text\n";
 }
 
-std::optional<Options> parseOptions(const std::vector<std::string>& args, std::string& problem) {
-  Options o;
-  struct Valued {
-    const char* name;
-    std::string* target;
-  };
+namespace {
+
+struct Valued {
+  const char* name;
+  std::string* target;
+};
+
+enum class Match { NONE, TAKEN, MISSING_VALUE };
+
+// Options that take a value: consumes args[i + 1] into the matching target.
+Match takeValued(Options& o, const std::vector<std::string>& args, size_t& i) {
   const Valued valued[] = {{"--socket", &o.socketPath},
                            {"--admin-socket", &o.adminSocketPath},
                            {"--journal", &o.journalPath},
@@ -28,6 +33,24 @@ std::optional<Options> parseOptions(const std::vector<std::string>& args, std::s
                            {"--collector-user", &o.collectorUser},
                            {"--user", &o.user},
                            {"--print-filter", &o.printFilter}};
+  const std::string& arg = args[i];
+  for (const auto& v : valued) {
+    if (arg != v.name) {
+      continue;
+    }
+    if (i + 1 >= args.size() || args[i + 1].empty()) {
+      return Match::MISSING_VALUE;
+    }
+    *v.target = args[++i];
+    return Match::TAKEN;
+  }
+  return Match::NONE;
+}
+
+}  // namespace
+
+std::optional<Options> parseOptions(const std::vector<std::string>& args, std::string& problem) {
+  Options o;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--help" || arg == "-h") {
@@ -38,21 +61,17 @@ std::optional<Options> parseOptions(const std::vector<std::string>& args, std::s
       o.rollbackOnly = true;
       continue;
     }
-    bool matched = false;
-    for (const auto& v : valued) {
-      if (arg == v.name) {
-        if (i + 1 >= args.size() || args[i + 1].empty()) {
-          problem = arg + " needs a value";
-          return std::nullopt;
-        }
-        *v.target = args[++i];
-        matched = true;
-      }
+    switch (takeValued(o, args, i)) {
+      case Match::TAKEN:
+        continue;
+      case Match::MISSING_VALUE:
+        problem = arg + " needs a value";
+        return std::nullopt;
+      case Match::NONE:
+        break;
     }
-    if (!matched) {
-      problem = "unknown argument '" + arg + "'";
-      return std::nullopt;
-    }
+    problem = "unknown argument '" + arg + "'";
+    return std::nullopt;
   }
   return o;
 }

@@ -46,6 +46,9 @@ function(bpftune_bpf_skeleton name source)
     COMMENT "Skeleton ${name}.skel.h"
     VERBATIM)
   add_custom_target(bpf_${name}_skel DEPENDS ${skel})
+  # vmlinux.h comes from a custom command in the top directory; Makefile generators only see it
+  # from another directory through a target-level dependency.
+  add_dependencies(bpf_${name}_skel bpftune_vmlinux_h)
   add_library(bpf_${name} INTERFACE)
   add_dependencies(bpf_${name} bpf_${name}_skel)
   target_include_directories(bpf_${name} INTERFACE ${BPFTUNE_GENERATED_DIR} ${CMAKE_SOURCE_DIR}/bpf)

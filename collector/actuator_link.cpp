@@ -160,7 +160,7 @@ Result<ReplyInfo> ActuatorLink::call(const tuners::Proposal& proposal) {
 
 Result<ReplyInfo> ActuatorLink::exchange(kj::ArrayPtr<const capnp::word> request, uint64_t id) {
   auto bytes = request.asBytes();
-  if (::send(fd.get(), bytes.begin(), bytes.size(), MSG_NOSIGNAL) != (ssize_t)bytes.size()) {
+  if (::send(fd.get(), bytes.begin(), bytes.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(bytes.size())) {
     std::string why = std::string("send: ") + std::strerror(errno);
     disconnect(why);
     return makeError(why);
@@ -176,7 +176,7 @@ Result<ReplyInfo> ActuatorLink::exchange(kj::ArrayPtr<const capnp::word> request
   auto buffer = kj::heapArray<capnp::word>(MAX_REPLY_WORDS);
   ssize_t got = ::recv(fd.get(), buffer.begin(), buffer.size() * sizeof(capnp::word), MSG_TRUNC);
   if (got <= 0 || got % sizeof(capnp::word) != 0 ||
-      (size_t)got > buffer.size() * sizeof(capnp::word)) {
+      static_cast<size_t>(got) > buffer.size() * sizeof(capnp::word)) {
     std::string why = got == 0 ? "actuator closed the connection"
                                : "bad reply datagram size " + std::to_string(got);
     disconnect(why);

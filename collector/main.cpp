@@ -4,7 +4,12 @@
 
 #include <atomic>
 #include <csignal>
+#include <exception>
 #include <iostream>
+#include <string>
+#include <vector>
+
+#include <kj/exception.h>
 
 #include "daemon.h"
 #include "log.h"
@@ -13,7 +18,8 @@
 
 namespace {
 
-std::atomic<bool> stopRequested{false};
+// Set from the signal handler; a lock-free atomic is async-signal-safe.
+std::atomic<bool> stopRequested{false};  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
 
 void onSignal(int /*signal*/) {
   stopRequested.store(true);
@@ -31,9 +37,10 @@ void installSignalHandlers() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  using namespace bpftune;
-  std::vector<std::string> args(argv + 1, argv + argc);
+namespace bpftune::collector {
+namespace {
+
+int runCollector(const std::vector<std::string>& args) {
   auto options = collector::parseOptions(args);
   if (!options) {
     std::cerr << "bpftune-collector: " << options.error().message << "\n" << collector::usageText();
@@ -62,4 +69,18 @@ int main(int argc, char** argv) {
   int rc = (*daemon)->run(stopRequested);
   log::notice("exiting");
   return rc;
+}
+
+}  // namespace
+}  // namespace bpftune::collector
+
+int main(int argc, char** argv) {
+  try {
+    return bpftune::collector::runCollector(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const std::exception& e) {
+    bpftune::log::error(e.what());
+  } catch (const kj::Exception& e) {
+    bpftune::log::error(bpftune::log::sanitize(e.getDescription().cStr()));
+  }
+  return 1;
 }

@@ -103,7 +103,7 @@ std::vector<SupportItem> tcpBufferHooks() {
   bpf_object__for_each_program(p, skel->obj) {
     LinkPtr link(bpf_program__attach(p));
     out.push_back({std::string("tcp_buffer hook ") + bpf_program__section_name(p),
-                   bool(link),
+                   static_cast<bool>(link),
                    link ? "attachable" : "attach refused: " + errnoText(errno)});
   }
   return out;

@@ -133,14 +133,13 @@ std::string parseLine(std::string_view line, Policy& policy) {
   return problem;
 }
 
+bool printableChar(char c) {
+  auto byte = static_cast<unsigned char>(c);
+  return (byte >= 0x20 || c == '\t') && byte < 0x7f;
+}
+
 bool printable(std::string_view line) {
-  for (char c : line) {
-    auto byte = static_cast<unsigned char>(c);
-    if ((byte < 0x20 && c != '\t') || byte >= 0x7f) {
-      return false;
-    }
-  }
-  return true;
+  return std::all_of(line.begin(), line.end(), printableChar);
 }
 
 }  // namespace

@@ -73,12 +73,11 @@ std::optional<Refusal> checkOrder(const TunableInfo& info, const SetSysctl& r) {
   for (uint8_t i = 1; i < info.count; ++i) {
     if (r.newValues[i] < r.newValues[i - 1]) {
       std::string field = "new" + std::to_string(i);
-      std::string prev = "new" + std::to_string(i - 1);
-      return refuse(field,
-                    r.newValues[i - 1],
-                    field + ": " + std::to_string(r.newValues[i]) + " is below " + prev + " " +
-                        std::to_string(r.newValues[i - 1]) + "; " + std::string(info.name) +
-                        " values must be ordered (new0 <= new1 <= new2)");
+      std::string why = field + ": " + std::to_string(r.newValues[i]) + " is below new" +
+                        std::to_string(i - 1) + " " + std::to_string(r.newValues[i - 1]) + "; ";
+      why += info.name;
+      why += " values must be ordered (new0 <= new1 <= new2)";
+      return refuse(field, r.newValues[i - 1], why);
     }
   }
   return std::nullopt;

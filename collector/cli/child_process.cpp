@@ -4,12 +4,11 @@
 #include <spawn.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>  // environ (declared under _GNU_SOURCE)
 
 #include <cstring>
 #include <thread>
 #include <utility>
-
-extern char** environ;  // NOLINT(readability-identifier-naming)
 
 namespace bpftune::cli {
 

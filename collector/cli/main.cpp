@@ -1,7 +1,10 @@
 // bpftune: the admin CLI and foreground launcher.
+#include <exception>
 #include <iostream>
 #include <string>
 #include <vector>
+
+#include <kj/exception.h>
 
 #include "commands.h"
 #include "options.h"
@@ -10,9 +13,10 @@
 #define BPFTUNE_VERSION "unknown"
 #endif
 
-int main(int argc, char** argv) {
+namespace {
+
+int runCli(const std::vector<std::string>& args) {
   using bpftune::cli::Command;
-  std::vector<std::string> args(argv + 1, argv + argc);
   auto options = bpftune::cli::parseOptions(args);
   if (!options) {
     std::cerr << "bpftune: " << options.error().message << "\n\n" << bpftune::cli::usageText();
@@ -39,4 +43,17 @@ int main(int argc, char** argv) {
       return 0;
   }
   return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return runCli(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const std::exception& e) {
+    std::cerr << "bpftune: " << e.what() << '\n';
+  } catch (const kj::Exception& e) {
+    std::cerr << "bpftune: " << e.getDescription().cStr() << '\n';
+  }
+  return 1;
 }

@@ -8,7 +8,7 @@ namespace bpftune::cli {
 namespace {
 
 const std::map<std::string_view, Command>& commandNames() {
-  static const std::map<std::string_view, Command> names = {
+  static const std::map<std::string_view, Command> NAMES = {
       {"run", Command::RUN},
       {"status", Command::STATUS},
       {"journal", Command::JOURNAL},
@@ -20,7 +20,7 @@ const std::map<std::string_view, Command>& commandNames() {
       {"-h", Command::HELP},
       {"--version", Command::VERSION},
   };
-  return names;
+  return NAMES;
 }
 
 // Which flags each command accepts: a flag given to the wrong command is a usage error, not

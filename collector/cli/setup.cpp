@@ -4,7 +4,7 @@
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
+#include <unistd.h>  // environ (declared under _GNU_SOURCE)
 
 #include <cerrno>
 #include <climits>
@@ -13,8 +13,6 @@
 #ifndef BPFTUNE_SHIPPED_POLICY
 #define BPFTUNE_SHIPPED_POLICY "/usr/share/bpftune/default.policy"
 #endif
-
-extern char** environ;  // NOLINT(readability-identifier-naming)
 
 namespace bpftune::cli {
 namespace {

@@ -130,6 +130,19 @@ VerifyReport checkFrame(const std::vector<Frame>& frames,
   }
   uint64_t seq = f.record->seq;
   bool hashOk = f.stored == chainHash(prev, f.payload, f.length);
+  // The next record's hash covers this one's stored hash: if it still chains while this
+  // payload no longer matches, the payload was edited in place (its seq may be edited too, so
+  // this must be decided before the seq checks, which would call it a drop or a reorder).
+  bool successorVouches =
+      i + 1 < frames.size() &&
+      frames[i + 1].stored == chainHash(f.stored, frames[i + 1].payload, frames[i + 1].length);
+  if (!hashOk && successorVouches && !chainsToOther(f, frames, i)) {
+    return problemAt(Problem::EDITED,
+                     expected,
+                     f.offset,
+                     "hash mismatch: the record's content was edited (it now reads as seq " +
+                         std::to_string(seq) + ")");
+  }
   if (seq < expected) {
     return problemAt(Problem::REORDERED,
                      seq,

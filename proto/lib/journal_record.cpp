@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <string_view>
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>
@@ -106,6 +107,41 @@ int64_t clockNs(clockid_t clock) {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
+// Builds one flat JSON object. Keys and text values are our own names and digits: nothing needs
+// escaping.
+class JsonObject {
+ public:
+  // A value written as is: a number or an array of numbers.
+  void number(std::string_view key, std::string_view value) {
+    addKey(key);
+    out += value;
+  }
+  // A value written as a JSON string.
+  void text(std::string_view key, std::string_view value) {
+    addKey(key);
+    out += '"';
+    out += value;
+    out += '"';
+  }
+  std::string finish() {
+    out += '}';
+    return std::move(out);
+  }
+
+ private:
+  void addKey(std::string_view key) {
+    if (out.size() > 1) {
+      out += ',';
+    }
+    out += '"';
+    out += key;
+    out += '"';
+    out += ':';
+  }
+
+  std::string out = "{";
+};
+
 }  // namespace
 
 std::vector<uint8_t> encode(const Record& r) {
@@ -133,7 +169,7 @@ std::vector<uint8_t> encode(const Record& r) {
   }
   auto words = capnp::messageToFlatArray(message);
   auto bytes = words.asBytes();
-  return std::vector<uint8_t>(bytes.begin(), bytes.end());
+  return {bytes.begin(), bytes.end()};
 }
 
 Result<Record> decode(const uint8_t* data, size_t size) {
@@ -204,25 +240,29 @@ std::string toText(const Record& r) {
 }
 
 std::string toJson(const Record& r) {
-  std::string j = "{\"seq\":" + std::to_string(r.seq) + ",\"kind\":\"" + kindName(r.kind) + "\"";
-  j +=
-      ",\"time\":\"" + timeText(r.realtimeNs) + "\",\"realtimeNs\":" + std::to_string(r.realtimeNs);
-  j += ",\"monotonicNs\":" + std::to_string(r.monotonicNs);
-  j += ",\"bootId\":\"" + bootIdText(r.bootId) + "\"";
-  j += ",\"tuner\":\"" + std::string(policy::tunerName(r.tuner)) + "\"";
-  j += ",\"scenario\":\"" + std::string(policy::scenarioName(r.scenario)) + "\"";
-  j += ",\"netnsCookie\":" + std::to_string(r.netnsCookie);
-  j += ",\"tunable\":\"" + tunableText(r.tunable) + "\",\"count\":" + std::to_string(r.count);
-  j += ",\"old\":" + valuesJson(r.oldValues, r.count) +
-       ",\"new\":" + valuesJson(r.newValues, r.count);
-  j += ",\"requesterPid\":" + std::to_string(r.requesterPid);
-  j += ",\"requesterUid\":" + std::to_string(r.requesterUid);
-  j += ",\"intentSeq\":" + std::to_string(r.intentSeq) + ",\"result\":\"" + resultName(r.result) +
-       "\"";
-  j += ",\"error\":" + std::to_string(r.error) + ",\"actual\":" + valuesJson(r.actual, r.count);
-  j += ",\"actuatorPid\":" + std::to_string(r.actuatorPid);
-  j += ",\"filterDigest\":\"" + hex(r.filterDigest.data(), r.filterDigest.size()) + "\"}";
-  return j;
+  JsonObject j;
+  j.number("seq", std::to_string(r.seq));
+  j.text("kind", kindName(r.kind));
+  j.text("time", timeText(r.realtimeNs));
+  j.number("realtimeNs", std::to_string(r.realtimeNs));
+  j.number("monotonicNs", std::to_string(r.monotonicNs));
+  j.text("bootId", bootIdText(r.bootId));
+  j.text("tuner", policy::tunerName(r.tuner));
+  j.text("scenario", policy::scenarioName(r.scenario));
+  j.number("netnsCookie", std::to_string(r.netnsCookie));
+  j.text("tunable", tunableText(r.tunable));
+  j.number("count", std::to_string(r.count));
+  j.number("old", valuesJson(r.oldValues, r.count));
+  j.number("new", valuesJson(r.newValues, r.count));
+  j.number("requesterPid", std::to_string(r.requesterPid));
+  j.number("requesterUid", std::to_string(r.requesterUid));
+  j.number("intentSeq", std::to_string(r.intentSeq));
+  j.text("result", resultName(r.result));
+  j.number("error", std::to_string(r.error));
+  j.number("actual", valuesJson(r.actual, r.count));
+  j.number("actuatorPid", std::to_string(r.actuatorPid));
+  j.text("filterDigest", hex(r.filterDigest.data(), r.filterDigest.size()));
+  return j.finish();
 }
 
 std::string hex(const uint8_t* data, size_t size) {

@@ -10,7 +10,10 @@
 namespace bpftune::log {
 namespace {
 
-std::atomic<Level> currentLevel{Level::INFO};
+std::atomic<Level>& currentLevel() {
+  static std::atomic<Level> level{Level::INFO};
+  return level;
+}
 std::string& prefixStorage() {
   static std::string prefix = "bpftune";
   return prefix;
@@ -35,14 +38,14 @@ const char* levelName(Level level) {
 }  // namespace
 
 void setLevel(Level level) {
-  currentLevel = level;
+  currentLevel() = level;
 }
 void setPrefix(std::string_view prefix) {
   prefixStorage() = std::string(prefix);
 }
 
 void write(Level level, std::string_view message) {
-  if (level < currentLevel.load()) {
+  if (level < currentLevel().load()) {
     return;
   }
   timespec now{};

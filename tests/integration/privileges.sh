@@ -25,4 +25,13 @@ note "actuator pid $ACT_PID uid $ACT_UID CapEff $ACT_CAPS Seccomp $(field "$ACT_
 BND=$(field "$ACT_PID" CapBnd)
 [ "$BND" = 0000000000000000 ] || [ "$BND" = 0000000000001000 ] || fail "actuator bounding set $BND not reduced"
 note "RSS: actuator $(rss_kb "$ACT_PID") kB, collector $(rss_kb "$COL_PID") kB"
-note "PASS"
+note "PASS: privileges"
+
+# The support report says what works on this kernel and why the rest does not.
+"$BPFTUNE" support >"$WORK/support.out" || fail "bpftune support failed"
+cat "$WORK/support.out"
+grep -Eq "^  yes  tp_btf attach" "$WORK/support.out" || fail "support: tp_btf not reported working"
+grep -Eq "^  yes  tcp_buffer hook tp_btf/tcp_rcv_space_adjust" "$WORK/support.out" ||
+  fail "support: tcp_rcv_space_adjust hook not reported"
+grep -Eq "^  (yes|no)   ?fentry.*\(" "$WORK/support.out" || fail "support: fentry line without a reason"
+note "PASS: support report"

@@ -163,6 +163,16 @@ TEST(Verify, EditedPayload) {
       << r.message;
 }
 
+// An edit that hits the seq field must still read as an edit of record 2, not as a drop.
+TEST(Verify, EditedSeqIsAnEditNotADrop) {
+  auto frames = threeFrames();
+  frames[1][8 + 16] ^= 0x01;  // seq is the first data word: 2 -> 3
+  auto r = scanBytes(join(frames));
+  EXPECT_EQ(r.problem, Problem::EDITED) << r.message;
+  EXPECT_EQ(r.seq, 2U);
+  EXPECT_NE(r.message.find("reads as seq 3"), std::string::npos) << r.message;
+}
+
 TEST(Verify, DroppedRecord) {
   auto frames = threeFrames();
   frames.erase(frames.begin() + 1);
