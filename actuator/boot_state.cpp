@@ -24,9 +24,13 @@ void BootState::apply(const journal::Record& r) {
     case proto::RecordKind::RECOVERED: {
       pending.erase(r.intentSeq);
       auto it = keys.find(key);
-      if (it != keys.end() && r.result != proto::OutcomeResult::WRITE_FAILED) {
-        it->second.lastApplied = r.actual;
+      if (it == keys.end() || r.result == proto::OutcomeResult::WRITE_FAILED || r.error != 0) {
+        break;  // nothing reliable was read back: keep what was known before
       }
+      // A live value that is neither the old nor the new one was written by someone else:
+      // remember bpftune's own value so the next request for this key is OVERRIDDEN instead of
+      // adopting the outsider's value as bpftune's.
+      it->second.lastApplied = r.result == proto::OutcomeResult::MISMATCH ? r.newValues : r.actual;
       break;
     }
     case proto::RecordKind::START:

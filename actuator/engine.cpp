@@ -106,9 +106,10 @@ size_t Engine::recover() {
     state.apply(journal.records().back().record);
     log::notice("recovery: intent seq " + std::to_string(intent.seq) + " (" +
                 std::string(info->name) + " " + text(intent.oldValues, intent.count) + " -> " +
-                text(intent.newValues, intent.count) + ") had no outcome; live value " +
-                text(r.actual, r.count) + ": " + resultText(r.result) + " (recorded as seq " +
-                std::to_string(seq) + ")");
+                text(intent.newValues, intent.count) + ") had no outcome; " +
+                (live ? "live value " + text(r.actual, r.count)
+                      : "live value unreadable (" + describe(live.error()) + ")") +
+                ": " + resultText(r.result) + " (recorded as seq " + std::to_string(seq) + ")");
     ++resolved;
   }
   return resolved;

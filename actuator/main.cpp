@@ -24,8 +24,9 @@
 namespace bpftune::actuator {
 namespace {
 
-// Set from the signal handler: only a volatile sig_atomic_t is async-signal-safe to write.
-volatile sig_atomic_t stopRequested = 0;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
+// Set from the signal handler, so it has to be a global volatile sig_atomic_t.
+// NOLINTNEXTLINE(cppcoreguidelines-avoid-non-const-global-variables)
+volatile sig_atomic_t stopRequested = 0;
 
 void onStopSignal(int /*signal*/) {
   stopRequested = 1;

@@ -22,7 +22,11 @@ struct Valued {
   std::string* target;
 };
 
-enum class Match { NONE, TAKEN, MISSING_VALUE };
+enum class Match {
+  NONE,
+  TAKEN,
+  MISSING_VALUE
+};
 
 // Options that take a value: consumes args[i + 1] into the matching target.
 Match takeValued(Options& o, const std::vector<std::string>& args, size_t& i) {

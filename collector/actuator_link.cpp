@@ -160,7 +160,8 @@ Result<ReplyInfo> ActuatorLink::call(const tuners::Proposal& proposal) {
 
 Result<ReplyInfo> ActuatorLink::exchange(kj::ArrayPtr<const capnp::word> request, uint64_t id) {
   auto bytes = request.asBytes();
-  if (::send(fd.get(), bytes.begin(), bytes.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(bytes.size())) {
+  if (::send(fd.get(), bytes.begin(), bytes.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(bytes.size())) {
     std::string why = std::string("send: ") + std::strerror(errno);
     disconnect(why);
     return makeError(why);

@@ -18,8 +18,9 @@
 
 namespace {
 
-// Set from the signal handler; a lock-free atomic is async-signal-safe.
-std::atomic<bool> stopRequested{false};  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
+// Set from the signal handler, so it has to be a global (a lock-free atomic is signal-safe).
+// NOLINTNEXTLINE(cppcoreguidelines-avoid-non-const-global-variables)
+std::atomic<bool> stopRequested{false};
 
 void onSignal(int /*signal*/) {
   stopRequested.store(true);

@@ -77,7 +77,7 @@ std::optional<Refusal> checkOrder(const TunableInfo& info, const SetSysctl& r) {
                         std::to_string(i - 1) + " " + std::to_string(r.newValues[i - 1]) + "; ";
       why += info.name;
       why += " values must be ordered (new0 <= new1 <= new2)";
-      return refuse(field, r.newValues[i - 1], why);
+      return refuse(field, r.newValues[i - 1], std::move(why));
     }
   }
   return std::nullopt;

@@ -110,7 +110,7 @@ int64_t clockNs(clockid_t clock) {
 // Builds one flat JSON object. Keys and text values are our own names and digits: nothing needs
 // escaping.
 class JsonObject {
- public:
+public:
   // A value written as is: a number or an array of numbers.
   void number(std::string_view key, std::string_view value) {
     addKey(key);
@@ -128,7 +128,7 @@ class JsonObject {
     return std::move(out);
   }
 
- private:
+private:
   void addKey(std::string_view key) {
     if (out.size() > 1) {
       out += ',';
