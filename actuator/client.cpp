@@ -12,39 +12,57 @@
 #include <capnp/serialize.h>
 #include <kj/exception.h>
 
+#include "log.h"
+
 namespace bpftune::actuator {
 namespace {
 
-constexpr size_t MAX_REPLY_BYTES = 8192;
+constexpr size_t MAX_REPLY_WORDS = MAX_REPLY_BYTES / sizeof(capnp::word);
 
-Result<ClientReply> decodeReply(const std::vector<capnp::word>& words, size_t bytes) {
-  if (bytes == 0 || bytes % sizeof(capnp::word) != 0) {
-    return makeError("actuator reply: bad size " + std::to_string(bytes));
+// Why a reply datagram of `bytes` (the real size, from MSG_TRUNC) is refused; empty if fine.
+std::string replySizeProblem(size_t bytes) {
+  if (bytes > MAX_REPLY_BYTES) {
+    return "actuator reply: oversize (" + std::to_string(bytes) + " bytes)";
   }
-  try {
-    capnp::ReaderOptions options;
-    options.traversalLimitInWords = MAX_REPLY_BYTES / sizeof(capnp::word);
-    options.nestingLimit = 4;
-    capnp::FlatArrayMessageReader reader(kj::arrayPtr(words.data(), bytes / sizeof(capnp::word)),
-                                         options);
-    auto in = reader.getRoot<proto::Reply>();
-    ClientReply r;
-    r.id = in.getId();
-    r.status = in.getStatus();
-    r.field = in.getField().cStr();
-    r.bound = in.getBound();
-    r.reason = in.getReason().cStr();
-    r.count = in.getCount();
-    r.values = {in.getValue0(), in.getValue1(), in.getValue2()};
-    r.journalSeq = in.getJournalSeq();
-    r.error = in.getError();
-    return r;
-  } catch (const kj::Exception& e) {
-    return makeError(std::string("actuator reply: malformed (") + e.getDescription().cStr() + ")");
+  if (bytes % sizeof(capnp::word) != 0) {
+    return "actuator reply: bad size " + std::to_string(bytes);
   }
+  return {};
 }
 
 }  // namespace
+
+Result<ClientReply> decodeReply(kj::ArrayPtr<const capnp::word> words) {
+  if (words.size() == 0 || words.size() > MAX_REPLY_WORDS) {
+    return makeError("actuator reply: bad size " +
+                     std::to_string(words.size() * sizeof(capnp::word)));
+  }
+  ClientReply r;
+  KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&] {
+                capnp::ReaderOptions options;
+                options.traversalLimitInWords = MAX_REPLY_WORDS;
+                options.nestingLimit = 4;
+                capnp::FlatArrayMessageReader reader(words, options);
+                auto in = reader.getRoot<proto::Reply>();
+                r.id = in.getId();
+                r.status = in.getStatus();
+                r.field = log::sanitize(std::string_view(in.getField().cStr()));
+                r.bound = in.getBound();
+                r.reason = log::sanitize(std::string_view(in.getReason().cStr()));
+                r.count = in.getCount();
+                r.values = {in.getValue0(), in.getValue1(), in.getValue2()};
+                r.journalSeq = in.getJournalSeq();
+                r.error = in.getError();
+              })) {
+    return makeError("actuator reply: malformed (" +
+                     log::sanitize(exception->getDescription().cStr()) + ")");
+  }
+  if (static_cast<uint16_t>(r.status) > static_cast<uint16_t>(proto::Status::PAUSED)) {
+    return makeError("actuator reply: unknown status " +
+                     std::to_string(static_cast<uint16_t>(r.status)));
+  }
+  return r;
+}
 
 Result<ActuatorClient> ActuatorClient::connect(const std::string& socketPath) {
   sockaddr_un addr{};
@@ -77,15 +95,21 @@ Result<ClientReply> ActuatorClient::call(capnp::MessageBuilder& request) {
   if (ready <= 0) {
     return makeError("no reply from the actuator within 5 s", ready < 0 ? errno : ETIMEDOUT);
   }
-  std::vector<capnp::word> buffer(MAX_REPLY_BYTES / sizeof(capnp::word));
-  ssize_t n = ::recv(socket.get(), buffer.data(), MAX_REPLY_BYTES, MSG_DONTWAIT);
+  std::vector<capnp::word> buffer(MAX_REPLY_WORDS);
+  // MSG_TRUNC returns the datagram's real length, so an oversize reply is seen, not cut.
+  ssize_t n = ::recv(socket.get(), buffer.data(), MAX_REPLY_BYTES, MSG_DONTWAIT | MSG_TRUNC);
   if (n < 0) {
     return makeError("recv from actuator", errno);
   }
   if (n == 0) {
     return makeError("the actuator closed the connection (peer refused?)");
   }
-  auto reply = decodeReply(buffer, static_cast<size_t>(n));
+  std::string problem = replySizeProblem(static_cast<size_t>(n));
+  if (!problem.empty()) {
+    return makeError(problem);
+  }
+  auto reply =
+      decodeReply(kj::arrayPtr(buffer.data(), static_cast<size_t>(n) / sizeof(capnp::word)));
   if (reply && reply->id != id && reply->id != 0) {
     return makeError("actuator reply id " + std::to_string(reply->id) + " does not match " +
                      std::to_string(id));

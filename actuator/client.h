@@ -6,12 +6,16 @@
 #include <cstdint>
 #include <string>
 
+#include <capnp/common.h>
+#include <kj/common.h>
+
 #include "bpftune.capnp.h"
 #include "result.h"
 #include "unique_fd.h"
 
 namespace bpftune::actuator {
 
+// A decoded Reply. `field` and `reason` are sanitized (callers log them); status is known.
 struct ClientReply {
   uint64_t id = 0;
   proto::Status status = proto::Status::OK;
@@ -34,6 +38,12 @@ struct SetSysctlArgs {
   std::array<int64_t, 3> newValues{};
 };
 
+// Largest reply datagram accepted; bigger ones (detected with MSG_TRUNC) are refused.
+constexpr size_t MAX_REPLY_BYTES = 8192;
+
+// Decodes one reply datagram (word-aligned). Broken messages and an unknown status are an Error.
+Result<ClientReply> decodeReply(kj::ArrayPtr<const capnp::word> words);
+
 class ActuatorClient {
 public:
   static constexpr int TIMEOUT_MS = 5000;
@@ -44,7 +54,8 @@ public:
   Result<ClientReply> ping();
   Result<ClientReply> rollback();  // admin socket only
   Result<ClientReply> setSysctl(const SetSysctlArgs& args);
-  // Sends a prepared Request (its id is overwritten) and waits for the reply.
+  // Sends a prepared Request (its id is overwritten) and waits for the reply. Any Error means
+  // the connection is no longer usable.
   Result<ClientReply> call(capnp::MessageBuilder& request);
   int fd() const { return socket.get(); }
 

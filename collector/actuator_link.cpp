@@ -1,116 +1,45 @@
 #include "actuator_link.h"
 
 #include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 
-#include <cerrno>
-#include <cstring>
-
-#include <capnp/message.h>
-#include <capnp/serialize.h>
-#include <kj/exception.h>
+#include <algorithm>
 
 #include "log.h"
 
 namespace bpftune::collector {
 namespace {
 
-constexpr size_t MAX_REPLY_WORDS = 1024;  // replies are a few hundred bytes
-constexpr int REPLY_TIMEOUT_MS = 5000;    // the actuator fsyncs twice per request
+constexpr std::chrono::milliseconds MIN_BACKOFF{100};
 constexpr std::chrono::milliseconds MAX_BACKOFF{5000};
-
-capnp::ReaderOptions replyLimits() {
-  capnp::ReaderOptions options;
-  options.traversalLimitInWords = MAX_REPLY_WORDS;
-  options.nestingLimit = 4;
-  return options;
-}
 
 }  // namespace
 
-std::string_view statusName(proto::Status status) {
-  switch (status) {
-    case proto::Status::OK:
-      return "ok";
-    case proto::Status::REJECTED:
-      return "rejected";
-    case proto::Status::OVERRIDDEN:
-      return "overridden";
-    case proto::Status::STALE:
-      return "stale";
-    case proto::Status::FAILED:
-      return "failed";
-    case proto::Status::PAUSED:
-      return "paused";
-  }
-  return "unknown";
-}
-
-kj::Array<capnp::word> encodeRequest(uint64_t id, const tuners::Proposal& proposal) {
-  capnp::MallocMessageBuilder message;
-  auto request = message.initRoot<proto::Request>();
-  request.setId(id);
-  auto set = request.initSetSysctl();
-  set.setTuner(proposal.tuner);
-  set.setScenario(proposal.scenario);
-  set.setNetnsCookie(proposal.netnsCookie);
-  set.setTunable(proposal.tunable);
-  set.setCount(proposal.newValues.count);
-  set.setExpected0(proposal.oldValues.v[0]);
-  set.setExpected1(proposal.oldValues.v[1]);
-  set.setExpected2(proposal.oldValues.v[2]);
-  set.setNew0(proposal.newValues.v[0]);
-  set.setNew1(proposal.newValues.v[1]);
-  set.setNew2(proposal.newValues.v[2]);
-  return capnp::messageToFlatArray(message);
-}
-
-kj::Array<capnp::word> encodePing(uint64_t id) {
-  capnp::MallocMessageBuilder message;
-  auto request = message.initRoot<proto::Request>();
-  request.setId(id);
-  request.setPing();
-  return capnp::messageToFlatArray(message);
-}
-
-Result<ReplyInfo> decodeReply(kj::ArrayPtr<const capnp::word> words) {
-  ReplyInfo info;
-  KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&] {
-                capnp::FlatArrayMessageReader reader(words, replyLimits());
-                auto reply = reader.getRoot<proto::Reply>();
-                info.id = reply.getId();
-                info.status = reply.getStatus();
-                info.field = log::sanitize(std::string_view(reply.getField().cStr()));
-                info.bound = reply.getBound();
-                info.reason = log::sanitize(std::string_view(reply.getReason().cStr()));
-                info.values.count = reply.getCount() > 3 ? 3 : reply.getCount();
-                info.values.v = {reply.getValue0(), reply.getValue1(), reply.getValue2()};
-                info.journalSeq = reply.getJournalSeq();
-                info.error = reply.getError();
-              })) {
-    return makeError("malformed reply: " + log::sanitize(exception->getDescription().cStr()));
-  }
-  if (static_cast<uint16_t>(info.status) > static_cast<uint16_t>(proto::Status::PAUSED)) {
-    return makeError("reply has an unknown status");
-  }
-  return info;
+actuator::SetSysctlArgs toSetSysctlArgs(const tuners::Proposal& proposal) {
+  actuator::SetSysctlArgs args;
+  args.tuner = proposal.tuner;
+  args.scenario = proposal.scenario;
+  args.netnsCookie = proposal.netnsCookie;
+  args.tunable = proposal.tunable;
+  args.count = proposal.newValues.count;
+  args.expected = proposal.oldValues.v;
+  args.newValues = proposal.newValues.v;
+  return args;
 }
 
 ActuatorLink::ActuatorLink(std::string socketPath) : path(std::move(socketPath)) {}
 
 void ActuatorLink::disconnect(const std::string& why) {
-  fd.reset();
+  client.reset();
   lastErrorText = why;
-  backoff = std::chrono::milliseconds(100);
+  backoff = MIN_BACKOFF;
   nextAttempt = std::chrono::steady_clock::now() + backoff;
   log::warning("actuator connection lost: " + why);
 }
 
 bool ActuatorLink::ensureConnected() {
-  if (fd.valid()) {
+  if (client) {
     // The actuator never speaks unasked: readable or hung up means it went away (restart).
-    pollfd pfd{fd.get(), POLLIN, 0};
+    pollfd pfd{client->fd(), POLLIN, 0};
     if (::poll(&pfd, 1, 0) == 0) {
       return true;
     }
@@ -121,18 +50,10 @@ bool ActuatorLink::ensureConnected() {
   if (now < nextAttempt) {
     return false;
   }
-  UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (!sock.valid() || path.size() >= sizeof(addr.sun_path)) {
-    lastErrorText = sock.valid() ? "socket path too long" : std::strerror(errno);
-    return false;
-  }
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    lastErrorText = "connect " + path + ": " + std::strerror(errno);
-    backoff =
-        std::min(MAX_BACKOFF, backoff.count() == 0 ? std::chrono::milliseconds(100) : backoff * 2);
+  auto connectedClient = actuator::ActuatorClient::connect(path);
+  if (!connectedClient) {
+    lastErrorText = describe(connectedClient.error());
+    backoff = std::min(MAX_BACKOFF, backoff.count() == 0 ? MIN_BACKOFF : backoff * 2);
     nextAttempt = now + backoff;
     if (!loggedDown) {
       log::warning("actuator not reachable (" + lastErrorText + "); retrying with backoff");
@@ -140,7 +61,7 @@ bool ActuatorLink::ensureConnected() {
     }
     return false;
   }
-  fd = std::move(sock);
+  client.emplace(std::move(*connectedClient));
   ++connectCount;
   backoff = std::chrono::milliseconds(0);
   loggedDown = false;
@@ -149,48 +70,13 @@ bool ActuatorLink::ensureConnected() {
   return true;
 }
 
-Result<ReplyInfo> ActuatorLink::call(const tuners::Proposal& proposal) {
+Result<actuator::ClientReply> ActuatorLink::call(const tuners::Proposal& proposal) {
   if (!ensureConnected()) {
     return makeError("actuator not connected: " + lastErrorText);
   }
-  uint64_t id = nextId++;
-  auto request = encodeRequest(id, proposal);
-  return exchange(request, id);
-}
-
-Result<ReplyInfo> ActuatorLink::exchange(kj::ArrayPtr<const capnp::word> request, uint64_t id) {
-  auto bytes = request.asBytes();
-  if (::send(fd.get(), bytes.begin(), bytes.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(bytes.size())) {
-    std::string why = std::string("send: ") + std::strerror(errno);
-    disconnect(why);
-    return makeError(why);
-  }
-  pollfd pfd{fd.get(), POLLIN, 0};
-  int ready = ::poll(&pfd, 1, REPLY_TIMEOUT_MS);
-  if (ready <= 0) {
-    std::string why =
-        ready == 0 ? "no reply within 5 s" : std::string("poll: ") + std::strerror(errno);
-    disconnect(why);
-    return makeError(why);
-  }
-  auto buffer = kj::heapArray<capnp::word>(MAX_REPLY_WORDS);
-  ssize_t got = ::recv(fd.get(), buffer.begin(), buffer.size() * sizeof(capnp::word), MSG_TRUNC);
-  if (got <= 0 || got % sizeof(capnp::word) != 0 ||
-      static_cast<size_t>(got) > buffer.size() * sizeof(capnp::word)) {
-    std::string why = got == 0 ? "actuator closed the connection"
-                               : "bad reply datagram size " + std::to_string(got);
-    disconnect(why);
-    return makeError(why);
-  }
-  auto reply = decodeReply(buffer.slice(0, got / sizeof(capnp::word)));
+  auto reply = client->setSysctl(toSetSysctlArgs(proposal));
   if (!reply) {
-    disconnect(reply.error().message);
-    return reply;
-  }
-  if (reply->id != id) {
-    std::string why =
-        "reply id " + std::to_string(reply->id) + " for request " + std::to_string(id);
+    std::string why = describe(reply.error());
     disconnect(why);
     return makeError(why);
   }

@@ -34,14 +34,16 @@ std::string valuesText(const tuners::Values& values) {
 
 }  // namespace
 
-std::string describeOutcome(const tuners::Proposal& p, const ReplyInfo& reply, uint64_t latencyUs) {
+std::string describeOutcome(const tuners::Proposal& p,
+                            const actuator::ClientReply& reply,
+                            uint64_t latencyUs) {
   const policy::TunableInfo* info = policy::findTunable(p.tunable);
   std::string line = std::string(policy::tunerName(p.tuner)) + ": " +
                      std::string(policy::scenarioName(p.scenario)) + " (" +
                      std::string(policy::scenarioDescription(p.scenario)) +
                      "): " + (info != nullptr ? std::string(info->name) : std::string("?")) + " " +
                      valuesText(p.oldValues) + " -> " + valuesText(p.newValues) + " in netns " +
-                     std::to_string(p.netnsCookie) + ": " + std::string(statusName(reply.status));
+                     std::to_string(p.netnsCookie) + ": " + actuator::statusName(reply.status);
   if (reply.status == proto::Status::OK) {
     line += " latency_us=" + std::to_string(latencyUs);
   } else {
@@ -90,13 +92,8 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const Options& options) {
     }
     Slot slot;
     slot.bpf = std::move(*bpf);
-    if (entry.makeTuner != nullptr) {
-      slot.tuner = entry.makeTuner(options.learningRate);
-      slot.tunerId = static_cast<uint32_t>(slot.tuner->id());
-    } else {
-      log::warning(std::string(entry.name) + ": decision logic not built in; events are counted");
-      slot.tunerId = static_cast<uint32_t>(d->slots.size());
-    }
+    slot.tuner = entry.makeTuner(options.learningRate);
+    slot.tunerId = static_cast<uint32_t>(slot.tuner->id());
     slot.status.name = std::string(entry.name);
     log::info(std::string(entry.name) + ": BPF programs attached");
     d->slots.push_back(std::move(slot));
@@ -175,9 +172,6 @@ void Daemon::handleEvent(const bpftune_event& event) {
   log::debug(slot->status.name + ": event kind " + std::to_string(event.kind) + " value " +
              std::to_string(event.value) + " limit " + std::to_string(event.limit) + " netns " +
              std::to_string(event.netns_cookie) + " srtt_us " + std::to_string(event.srtt_us));
-  if (!slot->tuner) {
-    return;
-  }
   tuners::CurrentValues current;
   if (!readCurrent(*slot, current)) {
     return;
@@ -205,7 +199,7 @@ void Daemon::handleProposal(Slot& slot,
     ++slot.status.applied;
     slot.status.latency.add(latencyUs);
   } else {
-    ++slot.status.refused[std::string(statusName(reply->status))];
+    ++slot.status.refused[actuator::statusName(reply->status)];
   }
   if (reply->status == proto::Status::OVERRIDDEN) {
     slot.status.netnsState[proposal.netnsCookie] = STATE_OVERRIDDEN;

@@ -22,7 +22,7 @@ namespace bpftune::collector {
 
 // One line per proposal: what changed (or was refused), why, and how long it took.
 std::string describeOutcome(const tuners::Proposal& proposal,
-                            const ReplyInfo& reply,
+                            const actuator::ClientReply& reply,
                             uint64_t latencyUs);
 
 class Daemon {

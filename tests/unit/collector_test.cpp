@@ -1,8 +1,7 @@
 // Collector unit tests: pure parts only (no root, no BPF).
-#include <cstring>
+#include <array>
+#include <cstdint>
 
-#include <capnp/message.h>
-#include <capnp/serialize.h>
 #include <gtest/gtest.h>
 
 #include "actuator_link.h"
@@ -71,51 +70,29 @@ tuners::Proposal sampleProposal() {
   return p;
 }
 
-TEST(Encoding, ProposalBecomesSetSysctl) {
-  auto words = encodeRequest(42, sampleProposal());
-  capnp::FlatArrayMessageReader reader(words);
-  auto request = reader.getRoot<proto::Request>();
-  EXPECT_EQ(request.getId(), 42u);
-  ASSERT_TRUE(request.isSetSysctl());
-  auto set = request.getSetSysctl();
-  EXPECT_EQ(set.getTuner(), proto::TunerId::TCP_BUFFER);
-  EXPECT_EQ(set.getScenario(), proto::ScenarioId::BUFFER_INCREASE);
-  EXPECT_EQ(set.getNetnsCookie(), 4103u);
-  EXPECT_EQ(set.getTunable(), proto::TunableId::TCP_RMEM);
-  EXPECT_EQ(set.getCount(), 3);
-  EXPECT_EQ(set.getExpected2(), 131072);
-  EXPECT_EQ(set.getNew0(), 4096);
-  EXPECT_EQ(set.getNew2(), 163840);
+TEST(Encoding, ProposalBecomesSetSysctlArgs) {
+  actuator::SetSysctlArgs args = toSetSysctlArgs(sampleProposal());
+  EXPECT_EQ(args.tuner, proto::TunerId::TCP_BUFFER);
+  EXPECT_EQ(args.scenario, proto::ScenarioId::BUFFER_INCREASE);
+  EXPECT_EQ(args.netnsCookie, 4103U);
+  EXPECT_EQ(args.tunable, proto::TunableId::TCP_RMEM);
+  EXPECT_EQ(args.count, 3);
+  EXPECT_EQ(args.expected, (std::array<int64_t, 3>{4096, 131072, 131072}));
+  EXPECT_EQ(args.newValues, (std::array<int64_t, 3>{4096, 131072, 163840}));
 }
 
-TEST(Encoding, ReplyDecodesAndSanitizes) {
-  capnp::MallocMessageBuilder message;
-  auto reply = message.initRoot<proto::Reply>();
-  reply.setId(7);
-  reply.setStatus(proto::Status::REJECTED);
-  reply.setField("new2");
-  reply.setBound(100);
-  reply.setReason("too big\nFAKE LINE");
-  reply.setCount(3);
-  reply.setValue2(5);
-  auto words = capnp::messageToFlatArray(message);
-  auto info = decodeReply(words);
-  ASSERT_TRUE(info.ok());
-  EXPECT_EQ(info->id, 7u);
-  EXPECT_EQ(info->status, proto::Status::REJECTED);
-  EXPECT_EQ(info->field, "new2");
-  EXPECT_EQ(info->reason.find('\n'), std::string::npos);
-  EXPECT_EQ(info->values.v[2], 5);
-}
-
-TEST(Encoding, GarbageReplyIsError) {
-  auto words = kj::heapArray<capnp::word>(4);
-  std::memset(words.asBytes().begin(), 0xff, words.asBytes().size());
-  EXPECT_FALSE(decodeReply(words).ok());
+TEST(Encoding, SingleValueProposalKeepsItsCount) {
+  tuners::Proposal p = sampleProposal();
+  p.oldValues = {1, {7, 0, 0}};
+  p.newValues = {1, {9, 0, 0}};
+  actuator::SetSysctlArgs args = toSetSysctlArgs(p);
+  EXPECT_EQ(args.count, 1);
+  EXPECT_EQ(args.expected[0], 7);
+  EXPECT_EQ(args.newValues[0], 9);
 }
 
 TEST(Outcome, LineNamesWhatAndWhy) {
-  ReplyInfo reply;
+  actuator::ClientReply reply;
   reply.status = proto::Status::OK;
   std::string line = describeOutcome(sampleProposal(), reply, 812);
   EXPECT_NE(line.find("net.ipv4.tcp_rmem 4096 131072 131072 -> 4096 131072 163840"),

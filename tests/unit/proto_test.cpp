@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "bpftune.capnp.h"
+#include "client.h"
 #include "wire.h"
 
 namespace bpftune::actuator {
@@ -181,6 +182,64 @@ TEST(Reply, EncodesEveryField) {
   EXPECT_EQ(r.getValue2(), 3);
   EXPECT_EQ(r.getJournalSeq(), 12U);
   EXPECT_EQ(r.getError(), 5);
+}
+
+std::vector<capnp::word> replyMessage(proto::Status status, const char* field, const char* reason) {
+  capnp::MallocMessageBuilder message;
+  auto reply = message.initRoot<proto::Reply>();
+  reply.setId(7);
+  reply.setStatus(status);
+  reply.setField(field);
+  reply.setBound(100);
+  reply.setReason(reason);
+  reply.setCount(3);
+  reply.setValue2(5);
+  reply.setJournalSeq(9);
+  reply.setError(2);
+  return encoded(message);
+}
+
+TEST(ClientReply, DecodesAndSanitizes) {
+  auto words = replyMessage(proto::Status::REJECTED, "new2\x1b[31m", "too big\nFAKE LINE\xc3\xa9");
+  auto info = decodeReply(kj::arrayPtr(words.data(), words.size()));
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->id, 7U);
+  EXPECT_EQ(info->status, proto::Status::REJECTED);
+  EXPECT_EQ(info->field, "new2?[31m");
+  EXPECT_EQ(info->bound, 100);
+  EXPECT_EQ(info->reason, "too big?FAKE LINE??");
+  EXPECT_EQ(info->count, 3);
+  EXPECT_EQ(info->values[2], 5);
+  EXPECT_EQ(info->journalSeq, 9U);
+  EXPECT_EQ(info->error, 2);
+}
+
+TEST(ClientReply, GarbageIsError) {
+  std::vector<capnp::word> words(4);
+  std::memset(static_cast<void*>(words.data()), 0xff, words.size() * sizeof(capnp::word));
+  EXPECT_FALSE(decodeReply(kj::arrayPtr(words.data(), words.size())).ok());
+}
+
+TEST(ClientReply, EmptyAndOversizedAreErrors) {
+  EXPECT_FALSE(decodeReply(kj::ArrayPtr<const capnp::word>()).ok());
+  std::vector<capnp::word> big(MAX_REPLY_BYTES / sizeof(capnp::word) + 1);
+  EXPECT_FALSE(decodeReply(kj::arrayPtr(big.data(), big.size())).ok());
+}
+
+TEST(ClientReply, UnknownStatusIsError) {
+  auto words = replyMessage(
+      static_cast<proto::Status>(static_cast<uint16_t>(proto::Status::PAUSED) + 1), "", "");
+  auto info = decodeReply(kj::arrayPtr(words.data(), words.size()));
+  ASSERT_FALSE(info.ok());
+  EXPECT_NE(info.error().message.find("unknown status"), std::string::npos);
+  words = replyMessage(proto::Status::PAUSED, "", "");
+  EXPECT_TRUE(decodeReply(kj::arrayPtr(words.data(), words.size())).ok());
+}
+
+TEST(ClientReply, StatusNames) {
+  EXPECT_EQ(statusName(proto::Status::OK), "ok");
+  EXPECT_EQ(statusName(proto::Status::OVERRIDDEN), "overridden");
+  EXPECT_EQ(statusName(proto::Status::PAUSED), "paused");
 }
 
 }  // namespace
