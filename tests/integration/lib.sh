@@ -67,7 +67,7 @@ cleanup() {
       echo "===== $f (last 40 lines)"; tail -n 40 "$f"
     done
   fi
-  [ -n "$WORK" ] && rm -rf "$WORK"
+  [ -n "$WORK" ] && [ -z "${KEEP_WORK:-}" ] && rm -rf "$WORK"
   exit $rc
 }
 

@@ -44,6 +44,10 @@ public:
   // 0 for an unknown key.
   double r(uint64_t netnsCookie, proto::TunableId tunable) const;
   uint64_t samples(uint64_t netnsCookie, proto::TunableId tunable) const;
+  // Forget a key's samples, so the next decision rests on fresh evidence only.
+  void forget(uint64_t netnsCookie, proto::TunableId tunable) {
+    entries.erase(Key{netnsCookie, tunable});
+  }
   size_t size() const { return entries.size(); }
 
 private:

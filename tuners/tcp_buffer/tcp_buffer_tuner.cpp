@@ -139,7 +139,15 @@ std::vector<Proposal> TcpBufferTuner::onEvent(const bpftune_event& event,
 }
 
 void TcpBufferTuner::onResult(const Proposal& proposal, bool applied) {
-  if (!applied || proposal.tunable != TunableId::TCP_RMEM) {
+  if (!applied) {
+    return;
+  }
+  // Upstream never ages its sums, so one correlated growth phase keeps shrinking the max down
+  // to the default. After a latency decrease, only samples taken since then count.
+  if (proposal.scenario == ScenarioId::BUFFER_DECREASE_LATENCY) {
+    correlations.forget(proposal.netnsCookie, proposal.tunable);
+  }
+  if (proposal.tunable != TunableId::TCP_RMEM) {
     return;
   }
   if (moderatePending.size() < MAX_PENDING_FOLLOW_UPS) {

@@ -155,6 +155,36 @@ TEST_P(TcpBufferTunerAtRate, LatencyGuardShrinksAfterTenCorrelatedSamples) {
   expectAcceptable(out[0]);
 }
 
+// After an applied latency decrease the old samples no longer count: growth resumes until ten
+// fresh samples correlate again. A refused decrease keeps the evidence.
+TEST_P(TcpBufferTunerAtRate, AppliedLatencyDecreaseRestartsTheCorrelation) {
+  // srtt follows the max exactly (as bufferbloat would), so every sample keeps r near 1.
+  auto srttFor = [](int64_t max) {
+    return static_cast<uint32_t>(max >> 12);
+  };
+  int64_t max = 1 << 22;
+  std::vector<Proposal> out;
+  for (int i = 0; i < 10; ++i) {
+    world.rmem.v[2] = max;
+    out = tuner->onEvent(event(TCP_BUFFER_EV_RMEM_NEAR_MAX, max, srttFor(max)), world.current());
+    ASSERT_EQ(out.size(), 1u);
+    max = out[0].newValues.v[2];
+  }
+  ASSERT_EQ(out[0].scenario, ScenarioId::BUFFER_DECREASE_LATENCY);
+  tuner->onResult(out[0], false);
+  world.rmem.v[2] = max;
+  out = tuner->onEvent(event(TCP_BUFFER_EV_RMEM_NEAR_MAX, max, srttFor(max)), world.current());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].scenario, ScenarioId::BUFFER_DECREASE_LATENCY) << "refused: evidence kept";
+
+  tuner->onResult(out[0], true);
+  max = out[0].newValues.v[2];
+  world.rmem.v[2] = max;
+  out = tuner->onEvent(event(TCP_BUFFER_EV_RMEM_NEAR_MAX, max, srttFor(max)), world.current());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].scenario, ScenarioId::BUFFER_INCREASE) << "applied: evidence restarts";
+}
+
 TEST_P(TcpBufferTunerAtRate, LatencyGuardNeverGoesBelowTheDefault) {
   const int64_t dflt = (1 << 20) - ((1 << 20) >> (6 - rate()));
   world.rmem = triple(4096, dflt, 1 << 20);
