@@ -239,6 +239,8 @@ std::string toText(const Record& r) {
          ",pid:" + std::to_string(r.requesterPid);
 }
 
+// Only the fields that mean something for the record's kind, so a consumer never reads an
+// intent's zero-filled "result" or "actual" as data.
 std::string toJson(const Record& r) {
   JsonObject j;
   j.number("seq", std::to_string(r.seq));
@@ -247,6 +249,11 @@ std::string toJson(const Record& r) {
   j.number("realtimeNs", std::to_string(r.realtimeNs));
   j.number("monotonicNs", std::to_string(r.monotonicNs));
   j.text("bootId", bootIdText(r.bootId));
+  if (r.kind == proto::RecordKind::START) {
+    j.number("actuatorPid", std::to_string(r.actuatorPid));
+    j.text("filterDigest", hex(r.filterDigest.data(), r.filterDigest.size()));
+    return j.finish();
+  }
   j.text("tuner", policy::tunerName(r.tuner));
   j.text("scenario", policy::scenarioName(r.scenario));
   j.number("netnsCookie", std::to_string(r.netnsCookie));
@@ -256,12 +263,12 @@ std::string toJson(const Record& r) {
   j.number("new", valuesJson(r.newValues, r.count));
   j.number("requesterPid", std::to_string(r.requesterPid));
   j.number("requesterUid", std::to_string(r.requesterUid));
-  j.number("intentSeq", std::to_string(r.intentSeq));
-  j.text("result", resultName(r.result));
-  j.number("error", std::to_string(r.error));
-  j.number("actual", valuesJson(r.actual, r.count));
-  j.number("actuatorPid", std::to_string(r.actuatorPid));
-  j.text("filterDigest", hex(r.filterDigest.data(), r.filterDigest.size()));
+  if (r.kind != proto::RecordKind::INTENT) {
+    j.number("intentSeq", std::to_string(r.intentSeq));
+    j.text("result", resultName(r.result));
+    j.number("error", std::to_string(r.error));
+    j.number("actual", valuesJson(r.actual, r.count));
+  }
   return j.finish();
 }
 

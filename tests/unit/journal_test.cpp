@@ -132,6 +132,15 @@ TEST(Record, TextAndJson) {
   EXPECT_EQ(json.front(), '{');
   EXPECT_NE(json.find("\"old\":[4096,131072,6291456]"), std::string::npos) << json;
   EXPECT_NE(json.find("\"tunable\":\"net.ipv4.tcp_rmem\""), std::string::npos) << json;
+  // An intent has no outcome yet: no zero-filled result/actual that could be read as data.
+  EXPECT_EQ(json.find("\"result\""), std::string::npos) << json;
+  EXPECT_EQ(json.find("\"actual\""), std::string::npos) << json;
+  Record outcome = r;
+  outcome.kind = proto::RecordKind::OUTCOME;
+  outcome.actual = {4096, 131072, 7000001};
+  json = toJson(outcome);
+  EXPECT_NE(json.find("\"result\":\"applied\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"actual\":[4096,131072,7000001]"), std::string::npos) << json;
 }
 
 TEST(Record, BootIdParse) {
