@@ -115,6 +115,8 @@ sysctl_a() { in_a cat "/proc/sys/net/ipv4/$1" | tr -s '\t ' ' '; }
 set_sysctl_a() { in_a sh -c "echo '$2' > /proc/sys/net/ipv4/$1"; }
 
 start_actuator() {
+  # Sockets left by a killed actuator would make the wait below return before the new one runs.
+  rm -f "$RUN_DIR/actuator.sock" "$RUN_DIR/admin.sock"
   nsenter --net="/run/netns/$NS_A" "$ACTUATOR" --socket "$RUN_DIR/actuator.sock" --admin-socket "$RUN_DIR/admin.sock" \
     --journal "$JOURNAL" --policy "${POLICY:-$SOURCE_DIR/policy/default.policy}" \
     >>"$WORK/actuator.log" 2>&1 &
