@@ -4,6 +4,26 @@
 
 namespace bpftune::actuator {
 
+namespace {
+
+// What an OUTCOME or RECOVERED record says bpftune's value now is; nullopt: nothing new known.
+std::optional<Values> valueBpftuneLeft(const journal::Record& r) {
+  if (r.result == proto::OutcomeResult::WRITE_FAILED) {
+    return std::nullopt;
+  }
+  if (r.error != 0) {
+    // The read-back failed. After a successful write the live value is bpftune's new one; at
+    // recovery nothing is known, so what was known before stands.
+    return r.kind == proto::RecordKind::OUTCOME ? std::optional<Values>(r.newValues) : std::nullopt;
+  }
+  // A live value that is neither the old nor the new one was written by someone else: keep
+  // bpftune's own value so the next request for this key is OVERRIDDEN instead of adopting the
+  // outsider's value as bpftune's.
+  return r.result == proto::OutcomeResult::MISMATCH ? r.newValues : r.actual;
+}
+
+}  // namespace
+
 void BootState::apply(const journal::Record& r) {
   if (r.bootId != bootId) {
     return;  // sysctls reset at reboot: older boots are audit history only
@@ -24,13 +44,10 @@ void BootState::apply(const journal::Record& r) {
     case proto::RecordKind::RECOVERED: {
       pending.erase(r.intentSeq);
       auto it = keys.find(key);
-      if (it == keys.end() || r.result == proto::OutcomeResult::WRITE_FAILED || r.error != 0) {
-        break;  // nothing reliable was read back: keep what was known before
+      auto left = valueBpftuneLeft(r);
+      if (it != keys.end() && left) {
+        it->second.lastApplied = *left;
       }
-      // A live value that is neither the old nor the new one was written by someone else:
-      // remember bpftune's own value so the next request for this key is OVERRIDDEN instead of
-      // adopting the outsider's value as bpftune's.
-      it->second.lastApplied = r.result == proto::OutcomeResult::MISMATCH ? r.newValues : r.actual;
       break;
     }
     case proto::RecordKind::START:

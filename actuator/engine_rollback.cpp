@@ -20,6 +20,18 @@ std::string Engine::rollbackKey(const Key& key, const KeyState& keyState, Peer p
     failed = true;
     return name + ": cannot read (" + describe(live.error()) + ")";
   }
+  // The journal is evidence, not authority: a restore must still fit the policy's absolute
+  // bounds and ordering (not its step or rate: a rollback may jump back in one write).
+  policy::SetSysctl restore;
+  restore.netnsCookie = ownCookie;
+  restore.tunable = key.second;
+  restore.count = keyState.count;
+  restore.newValues = keyState.original;
+  if (auto refusal = policy::checkRequest(policy, restore, ownCookie)) {
+    failed = true;
+    return name + ": original " + policy::valuesText(keyState.original, keyState.count) +
+           " not restored, it violates the policy (" + refusal->reason + ")";
+  }
   if (sameValues(*live, keyState.original, keyState.count)) {
     return name + ": already at the original " +
            policy::valuesText(keyState.original, keyState.count);

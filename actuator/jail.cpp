@@ -26,7 +26,7 @@ constexpr int PLAIN_ALLOWED[] = {
     SCMP_SYS(fdatasync),    SCMP_SYS(poll),    SCMP_SYS(accept4),       SCMP_SYS(recvmsg),
     SCMP_SYS(sendto),       SCMP_SYS(brk),     SCMP_SYS(munmap),        SCMP_SYS(mremap),
     SCMP_SYS(madvise),      SCMP_SYS(futex),   SCMP_SYS(clock_gettime), SCMP_SYS(getpid),
-    SCMP_SYS(rt_sigreturn), SCMP_SYS(exit),    SCMP_SYS(exit_group),
+    SCMP_SYS(rt_sigreturn), SCMP_SYS(exit),    SCMP_SYS(exit_group),    SCMP_SYS(restart_syscall),
 };
 
 Status rule(scmp_filter_ctx ctx, int syscall, unsigned count, const scmp_arg_cmp* args) {

@@ -90,12 +90,11 @@ int runActuator(const Options& options) {
     return printFilter(options, sysnet.get());
   }
   policy::Policy policy = orDie(policy::loadPolicyFile(options.policyPath));
-  check(
-      ensureParent(options.journalPath, 0700, root ? std::optional<Account>(self) : std::nullopt));
+  // The journal and its directory stay root's: the jailed actuator appends through the fd it
+  // opened here, and nothing running as its user can rewrite or replace the file.
+  check(ensureParent(
+      options.journalPath, 0700, root ? std::optional<Account>(Account{0, 0}) : std::nullopt));
   journal::Writer journal = orDie(journal::Writer::open(options.journalPath));
-  if (root && ::fchown(journal.fd(), self.uid, self.gid) != 0) {
-    throw std::runtime_error("chown journal");
-  }
   journal::BootId bootId = orDie(journal::readBootId());
   uint64_t cookie = orDie(ownNetnsCookie());
   SeccompFilter filter = orDie(SeccompFilter::build(sysnet.get()));

@@ -113,10 +113,21 @@ void Server::acceptOn(int listenFd, bool admin) {
                  " (only uid " + std::to_string(wanted) + " may connect)");
     return;
   }
-  if (connections.size() >= MAX_CONNECTIONS) {
-    log::warning(std::string("peer refused on the ") + which + " socket: " + peerText(peer) + " (" +
-                 std::to_string(MAX_CONNECTIONS) + " connections already open)");
+  auto sameKind = [admin](const Connection& c) {
+    return c.admin == admin;
+  };
+  auto open = static_cast<size_t>(std::count_if(connections.begin(), connections.end(), sameKind));
+  if (admin && open >= MAX_ADMIN_CONNECTIONS) {
+    log::warning("peer refused on the admin socket: " + peerText(peer) + " (" +
+                 std::to_string(MAX_ADMIN_CONNECTIONS) + " admin connections already open)");
     return;
+  }
+  if (!admin && open >= MAX_COLLECTOR_CONNECTIONS) {
+    // A restarted collector must get in even if stale connections linger: drop the oldest.
+    auto oldest = std::find_if(connections.begin(), connections.end(), sameKind);
+    log::warning("collector connection limit " + std::to_string(MAX_COLLECTOR_CONNECTIONS) +
+                 " reached: closing the oldest (" + peerText(oldest->peer) + ")");
+    connections.erase(oldest);
   }
   log::debug(std::string(which) + " connected: " + peerText(peer));
   connections.push_back(Connection{std::move(fd), admin, peer});
@@ -200,8 +211,8 @@ bool Server::serveOne(Connection& conn, short revents) {
   if (n < 0) {
     return errno == EAGAIN || errno == EINTR;
   }
-  if (n == 0 && (revents & (POLLHUP | POLLERR)) != 0) {
-    return false;  // peer closed
+  if (n == 0 && (revents & (POLLHUP | POLLERR | POLLRDHUP)) != 0) {
+    return false;  // peer closed, or shut down its sending side: no request can follow
   }
   Result<Decoded> decoded =
       makeError("request: datagram larger than " + std::to_string(MAX_REQUEST_BYTES) + " bytes");
@@ -219,15 +230,19 @@ bool Server::serveOne(Connection& conn, short revents) {
   return reply(conn, decoded->id, answer);
 }
 
+constexpr int STOP_CHECK_MS = 200;
+
 void Server::run(const volatile sig_atomic_t* stop) {
   while (*stop == 0) {
     std::vector<pollfd> fds;
     fds.push_back({collectorListen.get(), POLLIN, 0});
     fds.push_back({adminListen.get(), POLLIN, 0});
     for (const auto& conn : connections) {
-      fds.push_back({conn.fd.get(), POLLIN, 0});
+      fds.push_back({conn.fd.get(), POLLIN | POLLRDHUP, 0});
     }
-    int ready = ::poll(fds.data(), fds.size(), -1);
+    // Bounded wait: a SIGTERM that lands between the flag check and poll() would otherwise be
+    // lost and leave the actuator blocked until the next request.
+    int ready = ::poll(fds.data(), fds.size(), STOP_CHECK_MS);
     if (ready < 0) {
       if (errno == EINTR) {
         continue;

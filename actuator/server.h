@@ -14,7 +14,11 @@
 
 namespace bpftune::actuator {
 
-constexpr size_t MAX_CONNECTIONS = 8;
+// Separate budgets, so that connections from the collector's uid can never crowd out the
+// administrator (rollback must always get through).
+constexpr size_t MAX_COLLECTOR_CONNECTIONS = 4;
+constexpr size_t MAX_ADMIN_CONNECTIONS = 4;
+constexpr size_t MAX_CONNECTIONS = MAX_COLLECTOR_CONNECTIONS + MAX_ADMIN_CONNECTIONS;
 
 struct SocketSpec {
   std::string path;

@@ -33,7 +33,18 @@ Status ensureParent(const std::string& path, mode_t mode, std::optional<Account>
   std::string dir = path.substr(0, slash);
   struct stat st {};
   if (::stat(dir.c_str(), &st) == 0) {
-    return S_ISDIR(st.st_mode) ? Status(Ok{}) : Status(makeError(dir + " is not a directory"));
+    if (!S_ISDIR(st.st_mode)) {
+      return makeError(dir + " is not a directory");
+    }
+    if (!owner) {
+      return Ok{};
+    }
+    // An existing directory is brought to the required owner and mode too (an older install
+    // may have left it to another user).
+    if (::chown(dir.c_str(), owner->uid, owner->gid) != 0 || ::chmod(dir.c_str(), mode) != 0) {
+      return makeError("secure " + dir, errno);
+    }
+    return Ok{};
   }
   if (auto s = ensureParent(dir, 0755, std::nullopt); !s) {
     return s;

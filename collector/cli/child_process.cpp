@@ -28,7 +28,11 @@ Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv) {
   sigfillset(&all);
   posix_spawnattr_setsigmask(&attributes, &empty);
   posix_spawnattr_setsigdefault(&attributes, &all);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  // Its own process group: terminal signals (Ctrl-C, Ctrl-Z) reach only the supervisor, which
+  // then stops the children in order (collector, rollback request, actuator).
+  posix_spawnattr_setpgroup(&attributes, 0);
+  posix_spawnattr_setflags(&attributes,
+                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   pid_t pid = -1;
   int rc = posix_spawn(&pid, raw[0], nullptr, &attributes, raw.data(), environ);
   posix_spawnattr_destroy(&attributes);

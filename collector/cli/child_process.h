@@ -15,7 +15,9 @@ namespace bpftune::cli {
 
 class ChildProcess {
 public:
-  // Starts argv[0] (an absolute path) with default signal handling and an empty signal mask.
+  // Starts argv[0] (an absolute path) with default signal handling, an empty signal mask and
+  // in a process group of its own, so signals sent to the caller's group (a terminal's Ctrl-C,
+  // Ctrl-Z) do not reach it.
   static Result<ChildProcess> spawn(const std::vector<std::string>& argv);
 
   ChildProcess(const ChildProcess&) = delete;

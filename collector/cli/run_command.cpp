@@ -58,6 +58,12 @@ std::vector<std::string> collectorArgs(const Options& options) {
 }
 
 Result<ChildProcess> startActuator(const Options& options) {
+  // Otherwise the ping below could be answered by an actuator left over from an earlier run and
+  // this one (unable to bind the socket) be taken for started.
+  if (actuatorAnswers(options.paths.adminSocket())) {
+    return makeError("an actuator is already running on " + options.paths.adminSocket() +
+                     "; stop it first");
+  }
   auto child = ChildProcess::spawn(actuatorArgs(options));
   if (!child) {
     return child;
@@ -109,17 +115,25 @@ bool reapAndRestart(Supervised& daemon, const Options& options) {
   return true;
 }
 
-// Waits for SIGINT/SIGTERM while supervising; false when a daemon could not be kept running.
+// The signals that end a run in order (stop, optional rollback, summary), plus SIGCHLD; all are
+// blocked for the whole run and taken with sigtimedwait.
+sigset_t supervisorSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD}) {
+    sigaddset(&signals, signal);
+  }
+  return signals;
+}
+
+// Waits for SIGINT/SIGTERM/SIGHUP/SIGQUIT while supervising; false when a daemon could not be
+// kept running.
 bool superviseUntilSignal(std::array<Supervised, 2>& daemons, const Options& options) {
-  sigset_t waited;
-  sigemptyset(&waited);
-  sigaddset(&waited, SIGINT);
-  sigaddset(&waited, SIGTERM);
-  sigaddset(&waited, SIGCHLD);
+  sigset_t waited = supervisorSignals();
   timespec tick{0, 200'000'000};
   while (true) {
     int signal = sigtimedwait(&waited, nullptr, &tick);
-    if (signal == SIGINT || signal == SIGTERM) {
+    if (signal == SIGINT || signal == SIGTERM || signal == SIGHUP || signal == SIGQUIT) {
       log::notice("stopping on signal " + std::to_string(signal));
       return true;
     }
@@ -131,22 +145,31 @@ bool superviseUntilSignal(std::array<Supervised, 2>& daemons, const Options& opt
   }
 }
 
-void shutDown(std::array<Supervised, 2>& daemons, const Options& options) {
+// False when --rollback-on-exit was asked for and the rollback did not happen.
+bool shutDown(std::array<Supervised, 2>& daemons, const Options& options) {
   auto& [actuator, collector] = daemons;
   if (collector.process) {
     collector.process->stop(std::chrono::seconds(5));
   }
-  if (options.rollbackOnExit && actuator.process && actuator.process->running()) {
-    auto reply = requestRollback(options.paths.adminSocket());
-    if (reply) {
-      log::notice("rollback on exit: " + *reply);
+  bool rolledBack = true;
+  if (options.rollbackOnExit && actuator.process) {
+    if (actuator.process->running()) {
+      auto reply = requestRollback(options.paths.adminSocket());
+      if (reply) {
+        log::notice("rollback on exit: " + *reply);
+      } else {
+        log::error("rollback on exit failed: " + describe(reply.error()));
+        rolledBack = false;
+      }
     } else {
-      log::error("rollback on exit failed: " + describe(reply.error()));
+      log::error("rollback on exit failed: the actuator is not running");
+      rolledBack = false;
     }
   }
   if (actuator.process) {
     actuator.process->stop(std::chrono::seconds(5));
   }
+  return rolledBack;
 }
 
 Status prepare(const Options& options) {
@@ -174,11 +197,7 @@ int runCommand(const Options& options) {
     log::error(describe(ready.error()));
     return 1;
   }
-  sigset_t blocked;
-  sigemptyset(&blocked);
-  sigaddset(&blocked, SIGINT);
-  sigaddset(&blocked, SIGTERM);
-  sigaddset(&blocked, SIGCHLD);
+  sigset_t blocked = supervisorSignals();
   sigprocmask(SIG_BLOCK, &blocked, nullptr);
 
   std::array<Supervised, 2> daemons = {Supervised{"actuator", &startActuator, std::nullopt},
@@ -195,9 +214,9 @@ int runCommand(const Options& options) {
   log::notice("actuator pid " + std::to_string(daemons[0].process->pid()) + ", collector pid " +
               std::to_string(daemons[1].process->pid()) + "; Ctrl-C to stop");
   bool healthy = superviseUntilSignal(daemons, options);
-  shutDown(daemons, options);
+  bool rolledBack = shutDown(daemons, options);
   std::cout << summarizeJournal(options.paths.journal());
-  return healthy ? 0 : 1;
+  return healthy && rolledBack ? 0 : 1;
 }
 
 }  // namespace bpftune::cli

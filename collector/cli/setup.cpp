@@ -92,7 +92,9 @@ Status prepareDirectories(const Paths& paths, const Account& actuator, const Acc
   if (auto ok = makeDirectory(paths.collectorDir(), 0755, collector.uid, collector.gid); !ok) {
     return ok;
   }
-  return makeDirectory(paths.stateDir, 0700, actuator.uid, actuator.gid);
+  // The journal directory stays root's: the jailed actuator appends through a descriptor it
+  // opened as root, so nothing running as its user can replace or rewrite the journal.
+  return makeDirectory(paths.stateDir, 0700, 0, 0);
 }
 
 std::string resolvePolicy(const Paths& paths) {

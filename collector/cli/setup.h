@@ -21,7 +21,8 @@ struct Account {
 Result<Account> ensureSystemUser(const std::string& name);
 
 // runDir 0755 root (sockets, created by the actuator as root), runDir/collector 0755 owned by the
-// collector (status file), stateDir 0700 owned by the actuator (journal).
+// collector (status file), stateDir 0700 root (journal, appended by the actuator through a
+// descriptor opened before it drops to its user).
 Status prepareDirectories(const Paths& paths, const Account& actuator, const Account& collector);
 
 // The policy file to hand to the actuator: --policy, else /etc/bpftune/policy, else the shipped

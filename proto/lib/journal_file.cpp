@@ -298,10 +298,41 @@ std::string problemName(Problem problem) {
   return "?";
 }
 
+namespace {
+
+// A new file's directory entry is durable only once the directory is synced: without this,
+// a power loss could take the first acknowledged records away together with the file.
+Status syncParentDirectory(const std::string& path) {
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  UniqueFd dirFd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dirFd.valid()) {
+    return makeError("open journal directory " + dir, errno);
+  }
+  if (::fsync(dirFd.get()) != 0) {
+    fatal("fsync journal directory " + dir, errno);
+  }
+  return Ok{};
+}
+
+}  // namespace
+
 Result<Writer> Writer::open(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  bool created = false;
+  UniqueFd fd(
+      ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (fd.valid()) {
+    created = true;
+  } else if (errno == EEXIST) {
+    fd.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW));
+  }
   if (!fd.valid()) {
     return makeError("open journal " + path, errno);
+  }
+  if (created) {
+    if (auto synced = syncParentDirectory(path); !synced) {
+      return synced.error();
+    }
   }
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {

@@ -27,10 +27,10 @@ send_request() {
   sed 's/^/    /' "$WORK/$1.out"
 }
 
-# One sync per journal append, none at open of a fresh journal (no torn tail to truncate) and
-# no recovery record on an empty journal: sync 1 is the START record, sync 2 the first request's
-# INTENT. So calls 1..1 pass and the INTENT's sync is the first to fail.
-FAIL_AFTER=1
+# Creating the journal syncs its directory (call 1, fsync); then one sync per append and no
+# recovery record on an empty journal: call 2 is the START record, call 3 the first request's
+# INTENT. So calls 1..2 pass and the INTENT's sync is the first to fail.
+FAIL_AFTER=2
 ORIGINAL="$(sysctl_a tcp_rmem)"
 note "live tcp_rmem in A: $ORIGINAL"
 
@@ -46,8 +46,10 @@ for _ in $(seq 1 100); do
   sleep 0.05
 done
 [ -S "$RUN_DIR/actuator.sock" ] || fail "actuator sockets did not appear"
-grep -q "fail_fdatasync: fdatasync(fd [0-9]*) call 1: passed through" "$WORK/actuator.log" ||
-  fail "the shim did not see the START record's fdatasync (preload not active?)"
+grep -q "fail_fdatasync: fsync(fd [0-9]*) call 1: passed through" "$WORK/actuator.log" ||
+  fail "the shim did not see the journal directory's fsync (preload not active?)"
+grep -q "fail_fdatasync: fdatasync(fd [0-9]*) call 2: passed through" "$WORK/actuator.log" ||
+  fail "the shim did not see the START record's fdatasync"
 grep -q "journal: start record seq 1" "$WORK/actuator.log" || fail "no START record seq 1"
 note "actuator $ACT_PID serving with fdatasync failing after $FAIL_AFTER call(s)"
 
@@ -70,8 +72,8 @@ wait "$ACT_PID" || ACT_RC=$?
 ACT_PID=""
 [ "$ACT_RC" -ne 0 ] || fail "actuator exited with status 0 after a failed journal sync"
 note "actuator exited with status $ACT_RC"
-grep -q "fail_fdatasync: fdatasync(fd [0-9]*) call 2: injected EIO" "$WORK/actuator.log" ||
-  fail "the shim did not inject EIO into the second fdatasync"
+grep -q "fail_fdatasync: fdatasync(fd [0-9]*) call 3: injected EIO" "$WORK/actuator.log" ||
+  fail "the shim did not inject EIO into the INTENT's fdatasync"
 grep -Eq "error: journal: fdatasync journal record seq 2: .*stopping \(fail closed\)" \
   "$WORK/actuator.log" || fail "actuator log does not say the journal sync failed (fatal)"
 

@@ -63,7 +63,6 @@ public:
     chmod(dir.c_str(), 0755);
     std::string state = dir + "/state";
     mkdir(state.c_str(), 0700);
-    EXPECT_EQ(chown(state.c_str(), uidOf("bpftune"), static_cast<gid_t>(-1)), 0);
     std::string policyPath = dir + "/policy";
     std::ofstream(policyPath) << policy;
     socket = dir + "/actuator.sock";
@@ -323,6 +322,30 @@ TEST_F(HostilePeer, RefusesOversizeTruncatedGarbageAndEmptyDatagrams) {
   EXPECT_EQ(reply.status, Status::REJECTED);
   EXPECT_EQ(liveRmem(), base);
   expectStillServing();
+}
+
+// Connections from the collector's uid can never crowd out the administrator.
+TEST_F(HostilePeer, AdminGetsThroughACollectorConnectionFlood) {
+  std::vector<int> flood;
+  for (int i = 0; i < 16; ++i) {
+    int extra = connectAs(actuator.socket, collector);
+    ASSERT_GE(extra, 0);
+    flood.push_back(extra);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  int admin = connectAs(actuator.dir + "/admin.sock", 0);
+  ASSERT_GE(admin, 0);
+  auto reply = ping(admin);
+  EXPECT_TRUE(reply.received) << actuator.log();
+  EXPECT_EQ(reply.status, Status::OK);
+  close(admin);
+  // The newest collector connection is served (the oldest ones were closed to make room).
+  reply = ping(flood.back());
+  EXPECT_TRUE(reply.received) << actuator.log();
+  for (int extra : flood) {
+    close(extra);
+  }
+  ASSERT_TRUE(actuator.alive()) << actuator.log();
 }
 
 TEST_F(HostilePeer, RefusesUnknownTunable) {

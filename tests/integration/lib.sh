@@ -100,7 +100,7 @@ setup_pair() {
 }
 
 # Same layout `bpftune run` makes: sockets root-owned, status dir owned by the collector,
-# journal dir private to the actuator's user.
+# journal dir private to root (the jailed actuator appends through a descriptor opened as root).
 prepare_dirs() {
   id bpftune >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent \
     --shell /usr/sbin/nologin --user-group bpftune
@@ -108,7 +108,7 @@ prepare_dirs() {
     --home-dir /nonexistent --shell /usr/sbin/nologin --user-group bpftune-collector
   install -d -m 0755 -o root -g root "$RUN_DIR"
   install -d -m 0755 -o bpftune-collector -g bpftune-collector "$RUN_DIR/collector"
-  install -d -m 0700 -o bpftune -g bpftune "$STATE_DIR"
+  install -d -m 0700 -o root -g root "$STATE_DIR"
 }
 
 sysctl_a() { in_a cat "/proc/sys/net/ipv4/$1" | tr -s '\t ' ' '; }
@@ -141,10 +141,23 @@ start_collector() {
   fail "collector wrote no status within 10 s"
 }
 
+# SIGTERM must end a daemon promptly; one that ignores it fails the test instead of hanging it.
+stop_daemon() {
+  local pid=$1 name=$2
+  [ -n "$pid" ] || return 0
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null
+  fail "the $name (pid $pid) did not exit within 5 s of SIGTERM"
+}
+
 stop_daemons() {
-  [ -n "$COL_PID" ] && { kill "$COL_PID" 2>/dev/null; wait "$COL_PID" 2>/dev/null || true; }
-  [ -n "$ACT_PID" ] && { kill "$ACT_PID" 2>/dev/null; wait "$ACT_PID" 2>/dev/null || true; }
+  stop_daemon "$COL_PID" collector
   COL_PID=""
+  stop_daemon "$ACT_PID" actuator
   ACT_PID=""
 }
 

@@ -35,3 +35,13 @@ grep -Eq "^  yes  tcp_buffer hook tp_btf/tcp_rcv_space_adjust" "$WORK/support.ou
   fail "support: tcp_rcv_space_adjust hook not reported"
 grep -Eq "^  (yes|no)   ?fentry.*\(" "$WORK/support.out" || fail "support: fentry line without a reason"
 note "PASS: support report"
+
+# The journal is root's: the jailed actuator appends through a descriptor opened as root.
+[ "$(stat -c '%U %a' "$STATE_DIR")" = "root 700" ] || fail "state dir is $(stat -c '%U %a' "$STATE_DIR")"
+[ "$(stat -c '%U %a' "$JOURNAL")" = "root 600" ] || fail "journal is $(stat -c '%U %a' "$JOURNAL")"
+# Stopped and continued (Ctrl-Z, a debugger), the jailed actuator must survive: the kernel
+# resumes its poll() through restart_syscall.
+kill -STOP "$ACT_PID"; sleep 0.3; kill -CONT "$ACT_PID"; sleep 0.5
+kill -0 "$ACT_PID" 2>/dev/null || fail "the actuator died after SIGSTOP/SIGCONT"
+grep -q "Seccomp:.*2" "/proc/$ACT_PID/status" || fail "actuator lost its filter?"
+note "PASS: journal ownership; survives SIGSTOP/SIGCONT"

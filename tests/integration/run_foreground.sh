@@ -9,10 +9,21 @@ read -r MIN DEF MAX <<<"$(sysctl_a tcp_rmem)"
 LOWERED="$MIN $DEF $DEF"
 set_sysctl_a tcp_rmem "$LOWERED"
 
-nsenter --net="/run/netns/$NS_A" "$BPFTUNE" run --run-dir "$RUN_DIR" --state-dir "$STATE_DIR" \
+# A terminal's Ctrl-C goes to the whole foreground process group. A background job of a
+# non-interactive bash stays in the script's group, so setsid gives `bpftune run` a group of its
+# own (it is not a group leader, so setsid execs instead of forking: $! is bpftune's pid).
+setsid nsenter --net="/run/netns/$NS_A" "$BPFTUNE" run --run-dir "$RUN_DIR" --state-dir "$STATE_DIR" \
   --policy "$SOURCE_DIR/policy/default.policy" --rollback-on-exit \
   >"$WORK/run.out" 2>"$WORK/run.log" &
 RUN_PID=$!
+# Until setsid has run, the job is still in the script's group: wait for the group to change.
+PGID=""
+for _ in $(seq 1 100); do
+  PGID=$(ps -o pgid= -p "$RUN_PID" | tr -d ' ') || true
+  [ "$PGID" = "$RUN_PID" ] && break
+  sleep 0.05
+done
+[ "$PGID" = "$RUN_PID" ] || fail "bpftune run (pid $RUN_PID) did not get its own process group"
 for _ in $(seq 1 100); do [ -f "$STATUS" ] && break; sleep 0.1; done
 [ -f "$STATUS" ] || fail "bpftune run: no collector status after 10 s"
 "$BPFTUNE" status --run-dir "$RUN_DIR" >"$WORK/status.txt" || fail "bpftune status failed"
@@ -28,8 +39,12 @@ transfer 4 b 5 >/dev/null
 read -r _ _ GROWN <<<"$(sysctl_a tcp_rmem)"
 [ "$GROWN" -gt "$DEF" ] || fail "rmem max did not grow under bpftune run"
 
-kill -INT "$RUN_PID"
-wait "$RUN_PID" || fail "bpftune run exited with $?"
+# Ctrl-C as a terminal sends it: to every process of the group. The daemons run in groups of
+# their own, so only the supervisor gets it and can still ask the actuator for the rollback.
+kill -INT -- -"$PGID"
+RUN_RC=0
+wait "$RUN_PID" || RUN_RC=$?
+[ "$RUN_RC" = 0 ] || fail "bpftune run exited with $RUN_RC"
 cat "$WORK/run.out"
 grep -q "net.ipv4.tcp_rmem" "$WORK/run.out" || fail "no summary of changes on exit"
 NOW="$(sysctl_a tcp_rmem)"

@@ -539,5 +539,58 @@ TEST_F(EngineTest, RollbackSkipsOnlyTheKeyAlreadyAtOriginal) {
   expectVerified();
 }
 
+// The journal is evidence, not authority: an original outside the policy's bounds (here forged
+// as 1 1 1) is reported, not written back.
+TEST_F(EngineTest, RollbackRefusesAnOriginalOutsideThePolicy) {
+  constexpr Values FORGED = {1, 1, 1};
+  uint64_t seq = writer->append(intentRecord(BOOT, FORGED, RMEM1));
+  journal::Record outcome = intentRecord(BOOT, FORGED, RMEM1);
+  outcome.kind = RecordKind::OUTCOME;
+  outcome.intentSeq = seq;
+  outcome.result = proto::OutcomeResult::APPLIED;
+  outcome.actual = RMEM1;
+  writer->append(outcome);
+  putSysctl("ipv4/tcp_rmem", "4096\t131072\t7340032\n");
+  size_t before = diskRecords().size();
+
+  Answer a = restart().rollbackAll(ADMIN);
+  EXPECT_NE(a.reason.find("violates the policy"), std::string::npos) << a.reason;
+  EXPECT_EQ(sysctlText("ipv4/tcp_rmem"), "4096\t131072\t7340032\n");
+  EXPECT_EQ(diskRecords().size(), before) << "nothing journaled for a refused restore";
+}
+
+// After a successful write whose read-back failed, the live value is bpftune's new one: the key
+// must not turn OVERRIDDEN. At recovery an unreadable value tells nothing.
+TEST(BootStateTest, ReadBackFailureAfterAWriteMeansTheNewValue) {
+  BootState state(BOOT);
+  journal::Record intent;
+  intent.kind = RecordKind::INTENT;
+  intent.seq = 1;
+  intent.bootId = BOOT;
+  intent.netnsCookie = COOKIE;
+  intent.tunable = TunableId::TCP_RMEM;
+  intent.count = 3;
+  intent.oldValues = RMEM0;
+  intent.newValues = RMEM1;
+  state.apply(intent);
+  journal::Record outcome = intent;
+  outcome.kind = RecordKind::OUTCOME;
+  outcome.seq = 2;
+  outcome.intentSeq = 1;
+  outcome.result = proto::OutcomeResult::MISMATCH;
+  outcome.error = 5;
+  state.apply(outcome);
+  const KeyState* key = state.find({COOKIE, TunableId::TCP_RMEM});
+  ASSERT_NE(key, nullptr);
+  ASSERT_TRUE(key->lastApplied.has_value());
+  EXPECT_EQ(*key->lastApplied, RMEM1);
+
+  BootState recovered(BOOT);
+  recovered.apply(intent);
+  outcome.kind = RecordKind::RECOVERED;
+  recovered.apply(outcome);
+  EXPECT_FALSE(recovered.find({COOKIE, TunableId::TCP_RMEM})->lastApplied.has_value());
+}
+
 }  // namespace
 }  // namespace bpftune::actuator
