@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "client.h"
 #include "log.h"
 #include "wire.h"
 
@@ -164,22 +165,12 @@ Answer Server::dispatch(Connection& conn, uint64_t id, int kind, const policy::S
 
 namespace {
 
-std::string statusName(proto::Status status) {
-  switch (status) {
-    case proto::Status::OK:
-      return "accepted";
-    case proto::Status::REJECTED:
-      return "refused";
-    case proto::Status::OVERRIDDEN:
-      return "overridden";
-    case proto::Status::STALE:
-      return "stale";
-    case proto::Status::FAILED:
-      return "failed";
-    case proto::Status::PAUSED:
-      return "paused";
+// The log's verb for a decision: the wire's status names, with the two common ones in words.
+std::string decisionVerb(proto::Status status) {
+  if (status == proto::Status::OK) {
+    return "accepted";
   }
-  return "?";
+  return status == proto::Status::REJECTED ? "refused" : statusName(status);
 }
 
 void logDecision(const Peer& peer, uint64_t id, RequestKind kind, const Answer& a) {
@@ -187,7 +178,7 @@ void logDecision(const Peer& peer, uint64_t id, RequestKind kind, const Answer& 
     log::debug("ping from " + peerText(peer));
     return;
   }
-  std::string line = statusName(a.status) + " request " + std::to_string(id) + " from " +
+  std::string line = decisionVerb(a.status) + " request " + std::to_string(id) + " from " +
                      peerText(peer) + ": " + log::sanitize(a.reason);
   if (a.journalSeq != 0) {
     line += " (journal seq " + std::to_string(a.journalSeq) + ")";
