@@ -319,23 +319,29 @@ TEST_P(TcpBufferTunerAtRate, BufferShrinkStopsAtTheDefault) {
   EXPECT_EQ(out[0].newValues.v[2], std::max<int64_t>(131072, shrink(rate(), 140000)));
 }
 
-TEST_P(TcpBufferTunerAtRate, OversizedMemMaxUnderExhaustionLowersItAndShrinksBuffers) {
+// Usage is at the hard limit: lowering it would fail allocations at once, so an oversized [2]
+// stays and the per-socket maxima shrink instead.
+TEST_P(TcpBufferTunerAtRate, OversizedMemMaxUnderExhaustionKeepsItAndShrinksBuffers) {
   world.mem = triple(100000, 150000, 2000000000);
   auto out = tuner->onEvent(memEvent(TCP_BUFFER_EV_MEM_EXHAUSTION, 2000000000), world.current());
-  ASSERT_EQ(out.size(), 3u);
-  EXPECT_EQ(out[0].scenario, ScenarioId::MEM_EXHAUSTION);
-  EXPECT_EQ(out[0].newValues, triple(100000, 150000, 1500000000));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].scenario, ScenarioId::BUFFER_DECREASE);
   EXPECT_EQ(out[1].scenario, ScenarioId::BUFFER_DECREASE);
-  EXPECT_EQ(out[2].scenario, ScenarioId::BUFFER_DECREASE);
+  for (const auto& p : out) {
+    EXPECT_NE(p.tunable, TunableId::TCP_MEM);
+  }
 }
 
+// Under pressure (usage near [1], far from [2]) an oversized [2] comes down toward free/4 by at
+// most 25 % a step, and [1] follows it down so the triple stays ordered.
 TEST_P(TcpBufferTunerAtRate, LoweringMemMaxKeepsTheTripleOrdered) {
-  world.mem = triple(1200000, 1300000, 1400000);
-  auto out = tuner->onEvent(memEvent(TCP_BUFFER_EV_MEM_EXHAUSTION, 1400000), world.current());
-  ASSERT_FALSE(out.empty());
-  EXPECT_EQ(out[0].tunable, TunableId::TCP_MEM);
-  // [2] may drop by 350000 at most; [1] and [0] follow it down.
-  EXPECT_EQ(out[0].newValues, triple(1050000, 1050000, 1050000));
+  world.mem = triple(1000000, 3500000, 4000000);
+  world.free = 8000000;  // free/4 = 2000000, free/8 and free/16 below [1] and [0]: no growth
+  const int64_t allocated = 3500000 - step(3500000);
+  auto out = tuner->onEvent(memEvent(TCP_BUFFER_EV_MEM_PRESSURE, allocated), world.current());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].scenario, ScenarioId::MEM_PRESSURE);
+  EXPECT_EQ(out[0].newValues, triple(1000000, 3000000, 3000000));
   expectAcceptable(out[0]);
 }
 

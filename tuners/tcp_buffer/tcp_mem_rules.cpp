@@ -26,9 +26,12 @@ Values pressureTarget(const LearningRate& rate, const Values& tcpMem, int64_t fr
   return out;
 }
 
+// Usage is at the hard limit: lowering it now would fail allocations at once, so under
+// exhaustion [2] only ever grows (up to a quarter of free memory). An oversized [2] is brought
+// down only under pressure, when usage is far below it (upstream's mem_pressure scenario).
 Values exhaustionTarget(const LearningRate& rate, const Values& tcpMem, int64_t freePages) {
   Values out = tcpMem;
-  out.v[2] = std::min(freePages / 4, rate.grow(tcpMem.v[2]));
+  out.v[2] = std::max(tcpMem.v[2], std::min(freePages / 4, rate.grow(tcpMem.v[2])));
   return out;
 }
 
