@@ -58,23 +58,23 @@ __u64 bpftune_events_sent = 0;
 __u64 bpftune_events_deduped = 0;
 __u64 bpftune_events_lost = 0;
 
-static __always_inline bool bpftune_dedup(__u64 cookie, __u32 tuner, __u32 kind, __u64 now) {
-  struct bpftune_dedup_key key = {.netns_cookie = cookie, .tuner = tuner, .kind = kind};
-  __u64* last = bpf_map_lookup_elem(&last_event, &key);
+static __always_inline bool bpftune_recent(const struct bpftune_dedup_key* key, __u64 now) {
+  __u64* last = bpf_map_lookup_elem(&last_event, key);
 
-  if (last && now - *last < BPFTUNE_DEDUP_NS) {
-    __sync_fetch_and_add(&bpftune_events_deduped, 1);
-    return true;
-  }
-  bpf_map_update_elem(&last_event, &key, &now, BPF_ANY);
-  return false;
+  return last && now - *last < BPFTUNE_DEDUP_NS;
 }
 
-/* Copies *ev into the ring buffer unless the same key fired < 25 ms ago. */
+/* Copies *ev into the ring buffer unless the same key fired < 25 ms ago. The key is stamped only
+ * once the event is in the ring buffer, so a full buffer does not also silence the key. */
 static __always_inline void bpftune_send(const struct bpftune_event* ev) {
+  struct bpftune_dedup_key key = {
+      .netns_cookie = ev->netns_cookie, .tuner = ev->tuner, .kind = ev->kind};
   struct bpftune_event* slot;
 
-  if (bpftune_dedup(ev->netns_cookie, ev->tuner, ev->kind, ev->ts_ns)) return;
+  if (bpftune_recent(&key, ev->ts_ns)) {
+    __sync_fetch_and_add(&bpftune_events_deduped, 1);
+    return;
+  }
   slot = bpf_ringbuf_reserve(&events, sizeof(*slot), 0);
   if (!slot) {
     __sync_fetch_and_add(&bpftune_events_lost, 1);
@@ -82,6 +82,7 @@ static __always_inline void bpftune_send(const struct bpftune_event* ev) {
   }
   __builtin_memcpy(slot, ev, sizeof(*slot));
   bpf_ringbuf_submit(slot, 0);
+  bpf_map_update_elem(&last_event, &key, &ev->ts_ns, BPF_ANY);
   __sync_fetch_and_add(&bpftune_events_sent, 1);
 }
 
