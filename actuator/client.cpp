@@ -13,6 +13,7 @@
 #include <kj/exception.h>
 
 #include "log.h"
+#include "segment_check.h"
 
 namespace bpftune::actuator {
 namespace {
@@ -36,6 +37,9 @@ Result<ClientReply> decodeReply(kj::ArrayPtr<const capnp::word> words) {
   if (words.size() == 0 || words.size() > MAX_REPLY_WORDS) {
     return makeError("actuator reply: bad size " +
                      std::to_string(words.size() * sizeof(capnp::word)));
+  }
+  if (auto problem = singleSegmentProblem(words.begin(), words.size())) {
+    return makeError("actuator reply: " + *problem + "; a reply is exactly one");
   }
   ClientReply r;
   KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&] {

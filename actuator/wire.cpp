@@ -8,6 +8,7 @@
 
 #include "bpftune.capnp.h"
 #include "log.h"
+#include "segment_check.h"
 
 namespace bpftune::actuator {
 namespace {
@@ -65,14 +66,8 @@ Result<Decoded> decodeRequest(const capnp::word* words, size_t bytes) {
   if (bytes % sizeof(capnp::word) != 0) {
     return makeError("request: size " + std::to_string(bytes) + " is not a multiple of 8 bytes");
   }
-  uint32_t segmentsMinusOne = 0;
-  std::memcpy(&segmentsMinusOne, words, sizeof(segmentsMinusOne));
-  if (segmentsMinusOne != 0) {
-    // Our requests are one small segment. This also keeps the 0xFFFFFFFF segment-count
-    // overflow (capnp advisory 2026-03-12) away from the reader.
-    return makeError("request: segment table claims " +
-                     std::to_string(uint64_t{segmentsMinusOne} + 1) +
-                     " segments; a request is exactly one");
+  if (auto problem = singleSegmentProblem(words, bytes / sizeof(capnp::word))) {
+    return makeError("request: " + *problem + "; a request is exactly one");
   }
   try {
     return decodeChecked(words, bytes);

@@ -220,6 +220,15 @@ TEST(ClientReply, GarbageIsError) {
   EXPECT_FALSE(decodeReply(kj::arrayPtr(words.data(), words.size())).ok());
 }
 
+// The reply reader gets the same segment-table guard as the request reader.
+TEST(ClientReply, SegmentCountOverflowClaimIsError) {
+  auto words = rawWords({0x00000001ffffffffULL, 0, 0, 0});
+  auto info = decodeReply(kj::arrayPtr(words.data(), words.size()));
+  ASSERT_FALSE(info.ok());
+  EXPECT_NE(info.error().message.find("claims 4294967296 segments"), std::string::npos)
+      << info.error().message;
+}
+
 TEST(ClientReply, EmptyAndOversizedAreErrors) {
   EXPECT_FALSE(decodeReply(kj::ArrayPtr<const capnp::word>()).ok());
   std::vector<capnp::word> big(MAX_REPLY_BYTES / sizeof(capnp::word) + 1);
