@@ -32,7 +32,8 @@ void BootState::apply(const journal::Record& r) {
   switch (r.kind) {
     case proto::RecordKind::INTENT: {
       auto [it, fresh] = keys.try_emplace(key);
-      if (fresh) {
+      if (!it->second.changed) {
+        it->second.changed = true;
         it->second.count = r.count;
         it->second.original = r.oldValues;
       }
@@ -47,6 +48,26 @@ void BootState::apply(const journal::Record& r) {
       auto left = valueBpftuneLeft(r);
       if (it != keys.end() && left) {
         it->second.lastApplied = *left;
+      }
+      break;
+    }
+    case proto::RecordKind::OVERRIDE: {
+      KeyState& state = keys[key];
+      state.overridden = true;
+      state.count = r.count;
+      break;
+    }
+    case proto::RecordKind::RESUME: {
+      ++resumes;
+      auto it = r.count != 0 ? keys.find(key) : keys.end();  // count 0: no key, epoch only
+      if (it != keys.end()) {
+        // The administrator's value becomes the baseline: a later rollback restores it, and
+        // compare-and-set measures from it.
+        it->second.overridden = false;
+        if (it->second.changed) {
+          it->second.original = r.actual;
+          it->second.lastApplied = r.actual;
+        }
       }
       break;
     }

@@ -17,7 +17,9 @@ using Key = std::pair<uint64_t, proto::TunableId>;  // (netns cookie, tunable)
 
 struct KeyState {
   uint8_t count = 0;
-  Values original{};                  // old value of the first intent of this boot
+  bool changed = false;               // bpftune wrote (or meant to write) it in this boot
+  bool overridden = false;            // someone else wrote it; bpftune leaves it alone
+  Values original{};                  // old value of the first intent (or of the last resume)
   std::optional<Values> lastApplied;  // read back after bpftune's latest completed write
   uint64_t lastIntentSeq = 0;         // orders keys for rollback (newest first)
 };
@@ -34,11 +36,14 @@ public:
   std::vector<std::pair<Key, KeyState>> keysNewestFirst() const;
   // Intents of this boot with neither OUTCOME nor RECOVERED, in journal order.
   std::vector<journal::Record> unresolved() const;
+  // Resume records of this boot; replies carry it so the collector sees a resume.
+  uint64_t resumeEpoch() const { return resumes; }
 
 private:
   journal::BootId bootId;
   std::map<Key, KeyState> keys;
   std::map<uint64_t, journal::Record> pending;  // intent seq -> intent
+  uint64_t resumes = 0;
 };
 
 }  // namespace bpftune::actuator

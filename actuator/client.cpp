@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -57,11 +58,12 @@ Result<ClientReply> decodeReply(kj::ArrayPtr<const capnp::word> words) {
                 r.values = {in.getValue0(), in.getValue1(), in.getValue2()};
                 r.journalSeq = in.getJournalSeq();
                 r.error = in.getError();
+                r.resumeEpoch = in.getResumeEpoch();
               })) {
     return makeError("actuator reply: malformed (" +
                      log::sanitize(exception->getDescription().cStr()) + ")");
   }
-  if (static_cast<uint16_t>(r.status) > static_cast<uint16_t>(proto::Status::PAUSED)) {
+  if (static_cast<uint16_t>(r.status) > static_cast<uint16_t>(proto::Status::GONE)) {
     return makeError("actuator reply: unknown status " +
                      std::to_string(static_cast<uint16_t>(r.status)));
   }
@@ -147,6 +149,40 @@ Result<ClientReply> ActuatorClient::setSysctl(const SetSysctlArgs& a) {
   s.setNew0(a.newValues[0]);
   s.setNew1(a.newValues[1]);
   s.setNew2(a.newValues[2]);
+  s.setCauseNetnsCookie(a.causeNetnsCookie);
+  return call(message);
+}
+
+Result<ClientReply> ActuatorClient::reportOverride(const OverrideReport& o) {
+  capnp::MallocMessageBuilder message;
+  auto r = message.initRoot<proto::Request>().initReportOverride();
+  r.setTuner(o.tuner);
+  r.setNetnsCookie(o.netnsCookie);
+  r.setTunable(o.tunable);
+  r.setWriterPid(o.writerPid);
+  r.setWriterUid(o.writerUid);
+  std::array<uint8_t, 16> comm{};
+  std::memcpy(comm.data(), o.writerComm.data(), std::min(comm.size(), o.writerComm.size()));
+  uint64_t lo = 0;
+  uint64_t hi = 0;
+  for (size_t i = 0; i < 8; ++i) {
+    lo |= static_cast<uint64_t>(comm[i]) << (8 * i);
+    hi |= static_cast<uint64_t>(comm[8 + i]) << (8 * i);
+  }
+  r.setWriterComm(lo);
+  r.setWriterComm2(hi);
+  r.setCount(o.count);
+  r.setValue0(o.values[0]);
+  r.setValue1(o.values[1]);
+  r.setValue2(o.values[2]);
+  return call(message);
+}
+
+Result<ClientReply> ActuatorClient::resume(proto::TunerId tuner, uint64_t netnsCookie) {
+  capnp::MallocMessageBuilder message;
+  auto r = message.initRoot<proto::Request>().initResume();
+  r.setTuner(tuner);
+  r.setNetnsCookie(netnsCookie);
   return call(message);
 }
 
@@ -180,6 +216,8 @@ std::string statusName(proto::Status status) {
       return "failed";
     case proto::Status::PAUSED:
       return "paused";
+    case proto::Status::GONE:
+      return "gone";
   }
   return "status#" + std::to_string(static_cast<unsigned>(status));
 }

@@ -26,6 +26,7 @@ struct ClientReply {
   std::array<int64_t, 3> values{};
   uint64_t journalSeq = 0;
   int32_t error = 0;
+  uint64_t resumeEpoch = 0;  // changes whenever an administrator runs `bpftune resume`
 };
 
 struct SetSysctlArgs {
@@ -36,6 +37,19 @@ struct SetSysctlArgs {
   uint8_t count = 0;
   std::array<int64_t, 3> expected{};
   std::array<int64_t, 3> newValues{};
+  uint64_t causeNetnsCookie = 0;  // netns whose event caused it (0: netnsCookie)
+};
+
+// Someone other than bpftune wrote a tunable a tuner manages (seen by the cgroup/sysctl hook).
+struct OverrideReport {
+  proto::TunerId tuner = proto::TunerId::TCP_BUFFER;
+  uint64_t netnsCookie = 0;
+  proto::TunableId tunable = proto::TunableId::TCP_RMEM;
+  int32_t writerPid = 0;
+  uint32_t writerUid = 0;
+  std::string writerComm;  // at most 16 bytes are sent
+  uint8_t count = 0;       // values parsed from what was written (0: unparsable)
+  std::array<int64_t, 3> values{};
 };
 
 // Largest reply datagram accepted; bigger ones (detected with MSG_TRUNC) are refused.
@@ -54,6 +68,9 @@ public:
   Result<ClientReply> ping();
   Result<ClientReply> rollback();  // admin socket only
   Result<ClientReply> setSysctl(const SetSysctlArgs& args);
+  Result<ClientReply> reportOverride(const OverrideReport& report);
+  // Admin socket only. netnsCookie 0: every namespace (and lifts a rollback's pause).
+  Result<ClientReply> resume(proto::TunerId tuner, uint64_t netnsCookie);
   // Sends a prepared Request (its id is overwritten) and waits for the reply. Any Error means
   // the connection is no longer usable.
   Result<ClientReply> call(capnp::MessageBuilder& request);

@@ -32,6 +32,8 @@ std::string resultText(proto::OutcomeResult r) {
       return "write failed";
     case proto::OutcomeResult::MISMATCH:
       return "mismatch";
+    case proto::OutcomeResult::NETNS_GONE:
+      return "netns gone";
   }
   return "?";
 }
@@ -42,16 +44,65 @@ Engine::Engine(const policy::Policy& policy,
                journal::Writer& journal,
                int sysnetFd,
                uint64_t ownCookie,
-               journal::BootId bootId)
+               journal::BootId bootId,
+               ForeignSysctls* foreign,
+               uint32_t ownInode)
     : policy(policy),
       journal(journal),
       sysnetFd(sysnetFd),
       ownCookie(ownCookie),
       bootId(bootId),
-      state(bootId) {
+      state(bootId),
+      foreign(foreign),
+      ownInode(ownInode) {
   for (const auto& stored : journal.records()) {
     state.apply(stored.record);
   }
+}
+
+Result<Values> Engine::readLive(uint64_t cookie, const policy::TunableInfo& info) {
+  if (cookie == ownCookie) {
+    return readSysctl(sysnetFd, info);
+  }
+  if (foreign == nullptr) {
+    return makeError("netns " + std::to_string(cookie) + ": other namespaces are not reachable",
+                     EPERM);
+  }
+  return foreign->read(cookie, info);
+}
+
+Status Engine::writeLive(uint64_t cookie, const policy::TunableInfo& info, const Values& values) {
+  if (cookie == ownCookie) {
+    return writeSysctl(sysnetFd, info, values);
+  }
+  if (foreign == nullptr) {
+    return makeError("netns " + std::to_string(cookie) + ": other namespaces are not reachable",
+                     EPERM);
+  }
+  return foreign->write(cookie, info, values);
+}
+
+uint32_t Engine::inodeOf(uint64_t cookie) const {
+  if (cookie == ownCookie) {
+    return ownInode;
+  }
+  return foreign != nullptr ? foreign->inode(cookie) : 0;
+}
+
+// A per-namespace sysctl always exists in a live namespace, so ENOENT from another namespace's
+// handle means the namespace died (measured: the handle does not keep it alive).
+bool Engine::isGone(uint64_t cookie, const Error& error) const {
+  return cookie != ownCookie && error.errnum == ENOENT;
+}
+
+Answer Engine::goneAnswer(uint64_t cookie, const Error& error) {
+  Answer a;
+  a.status = proto::Status::GONE;
+  a.field = "netnsCookie";
+  a.reason = "netnsCookie: network namespace " + std::to_string(cookie) +
+             " does not exist (any more): " + describe(error);
+  a.error = error.errnum;
+  return a;
 }
 
 journal::Record Engine::baseRecord(proto::RecordKind kind) const {
@@ -78,9 +129,9 @@ size_t Engine::recover() {
   size_t resolved = 0;
   for (const auto& intent : state.unresolved()) {
     const auto* info = policy::findTunable(intent.tunable);
-    if (info == nullptr || intent.netnsCookie != ownCookie) {
+    if (info == nullptr) {
       log::warning("recovery: intent seq " + std::to_string(intent.seq) +
-                   " is for another namespace or an unknown tunable; left unresolved");
+                   " names an unknown tunable; left unresolved");
       continue;
     }
     journal::Record r = baseRecord(proto::RecordKind::RECOVERED);
@@ -94,12 +145,15 @@ size_t Engine::recover() {
     r.intentSeq = intent.seq;
     r.requesterPid = intent.requesterPid;
     r.requesterUid = intent.requesterUid;
-    auto live = readSysctl(sysnetFd, *info);
+    r.netnsInode = intent.netnsInode;
+    r.causeNetnsCookie = intent.causeNetnsCookie;
+    auto live = readLive(intent.netnsCookie, *info);
     if (live) {
       r.actual = *live;
       r.result = classify(*live, intent);
     } else {
-      r.result = proto::OutcomeResult::MISMATCH;
+      r.result = isGone(intent.netnsCookie, live.error()) ? proto::OutcomeResult::NETNS_GONE
+                                                          : proto::OutcomeResult::MISMATCH;
       r.error = live.error().errnum;
     }
     uint64_t seq = journal.append(r);
@@ -132,17 +186,22 @@ Answer Engine::refuse(proto::Status status,
 Answer Engine::writeJournaled(const journal::Record& intent, const policy::TunableInfo& info) {
   uint64_t intentSeq = journal.append(intent);
   state.apply(journal.records().back().record);
-  Status written = writeSysctl(sysnetFd, info, intent.newValues);
+  Status written = writeLive(intent.netnsCookie, info, intent.newValues);
   journal::Record outcome = intent;
   outcome.kind = proto::RecordKind::OUTCOME;
   outcome.realtimeNs = journal::realtimeNow();
   outcome.monotonicNs = journal::monotonicNow();
   outcome.intentSeq = intentSeq;
-  auto live = readSysctl(sysnetFd, info);
+  auto live = readLive(intent.netnsCookie, info);
   outcome.actual = live ? *live : Values{};
   if (!written) {
-    outcome.result = proto::OutcomeResult::WRITE_FAILED;
+    outcome.result = isGone(intent.netnsCookie, written.error())
+                         ? proto::OutcomeResult::NETNS_GONE
+                         : proto::OutcomeResult::WRITE_FAILED;
     outcome.error = written.error().errnum != 0 ? written.error().errnum : EIO;
+  } else if (!live && isGone(intent.netnsCookie, live.error())) {
+    outcome.result = proto::OutcomeResult::NETNS_GONE;
+    outcome.error = live.error().errnum;
   } else {
     outcome.result = live ? classify(*live, intent) : proto::OutcomeResult::MISMATCH;
     outcome.error = live ? 0 : live.error().errnum;
@@ -153,8 +212,9 @@ Answer Engine::writeJournaled(const journal::Record& intent, const policy::Tunab
   a.count = intent.count;
   a.values = outcome.actual;
   a.error = outcome.error;
-  a.status =
-      outcome.result == proto::OutcomeResult::APPLIED ? proto::Status::OK : proto::Status::FAILED;
+  a.status = outcome.result == proto::OutcomeResult::APPLIED      ? proto::Status::OK
+             : outcome.result == proto::OutcomeResult::NETNS_GONE ? proto::Status::GONE
+                                                                  : proto::Status::FAILED;
   a.reason = std::string(info.name) + " " + text(intent.oldValues, intent.count) + " -> " +
              text(intent.newValues, intent.count) + ": " + resultText(outcome.result) + ", live " +
              text(outcome.actual, intent.count) +
@@ -165,35 +225,39 @@ Answer Engine::writeJournaled(const journal::Record& intent, const policy::Tunab
 Answer Engine::setSysctl(const policy::SetSysctl& request, Peer peer) {
   Values none{};
   if (isPaused) {
-    return refuse(proto::Status::PAUSED,
-                  {"", 0, "paused: an administrator rolled back; restart the actuator to resume"},
-                  0,
-                  none);
+    return refuse(
+        proto::Status::PAUSED,
+        {"", 0, "paused: an administrator rolled back; `bpftune resume` hands control back"},
+        0,
+        none);
   }
   if (auto refusal = policy::checkRequest(policy, request, ownCookie)) {
     return refuse(proto::Status::REJECTED, *refusal, 0, none);
   }
   const auto& info = *policy::findTunable(request.tunable);
   const auto& limits = *policy.find(request.tunable);
-  auto live = readSysctl(sysnetFd, info);
+  auto live = readLive(request.netnsCookie, info);
   if (!live) {
+    if (isGone(request.netnsCookie, live.error())) {
+      return goneAnswer(request.netnsCookie, live.error());
+    }
     Answer a = refuse(proto::Status::FAILED, {"tunable", 0, describe(live.error())}, 0, none);
     a.error = live.error().errnum;
     return a;
   }
-  const KeyState* known = state.find({request.netnsCookie, request.tunable});
+  Key key{request.netnsCookie, request.tunable};
+  const KeyState* known = state.find(key);
+  if (known != nullptr && known->overridden) {
+    return refuseOverridden(info, *live, *known);
+  }
   if (known != nullptr && known->lastApplied &&
       !sameValues(*live, *known->lastApplied, info.count)) {
-    // Not journaled: nothing changes. Stays OVERRIDDEN until the value is back to bpftune's.
-    return refuse(proto::Status::OVERRIDDEN,
-                  {"tunable",
-                   0,
-                   std::string(info.name) + ": live value " + text(*live, info.count) +
-                       " differs from bpftune's last write " +
-                       text(*known->lastApplied, info.count) +
-                       "; someone else changed it, bpftune leaves it alone"},
-                  info.count,
-                  *live);
+    // Someone bpftune's hook did not see (netlink, a passed fd) changed it: journal it once;
+    // the key stays overridden until `bpftune resume`.
+    ReportedOverride seen{
+        request.tuner, request.netnsCookie, request.tunable, 0, 0, "", info.count, *live};
+    journalOverride(key, seen, peer, proto::OverrideSource::COMPARE_AND_SET, *live);
+    return refuseOverridden(info, *live, *state.find(key));
   }
   if (!sameValues(*live, request.expected, info.count)) {
     return refuse(proto::Status::STALE,
@@ -215,12 +279,12 @@ Answer Engine::setSysctl(const policy::SetSysctl& request, Peer peer) {
   int64_t now = journal::monotonicNow();
   auto refusal = policy::checkStep(limits, info, *live, request.newValues);
   if (!refusal) {
-    refusal = rate.check(limits, info, now);
+    refusal = rate.check(limits, info, now, request.netnsCookie);
   }
   if (refusal) {
     return refuse(proto::Status::REJECTED, *refusal, info.count, *live);
   }
-  rate.record(request.tunable, now);
+  rate.record(request.tunable, now, request.netnsCookie);
   journal::Record intent = baseRecord(proto::RecordKind::INTENT);
   intent.tuner = request.tuner;
   intent.scenario = request.scenario;
@@ -235,7 +299,25 @@ Answer Engine::setSysctl(const policy::SetSysctl& request, Peer peer) {
   }
   intent.requesterPid = peer.pid;
   intent.requesterUid = peer.uid;
+  intent.netnsInode = inodeOf(request.netnsCookie);
+  intent.causeNetnsCookie =
+      request.causeNetnsCookie != 0 ? request.causeNetnsCookie : request.netnsCookie;
   return writeJournaled(intent, info);
+}
+
+Answer Engine::refuseOverridden(const policy::TunableInfo& info,
+                                const Values& live,
+                                const KeyState& known) {
+  std::string last =
+      known.lastApplied ? "; bpftune last wrote " + text(*known.lastApplied, info.count) : "";
+  return refuse(proto::Status::OVERRIDDEN,
+                {"tunable",
+                 0,
+                 std::string(info.name) + ": changed by someone else (live " +
+                     text(live, info.count) + last +
+                     "); bpftune leaves it alone until `bpftune resume`"},
+                info.count,
+                live);
 }
 
 }  // namespace bpftune::actuator

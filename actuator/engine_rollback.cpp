@@ -10,20 +10,32 @@ std::string Engine::rollbackKey(const Key& key, const KeyState& keyState, Peer p
   if (info == nullptr) {
     return "skipped an unknown tunable";
   }
-  std::string name(info->name);
-  if (key.first != ownCookie) {
-    return name + " in netns " + std::to_string(key.first) +
-           ": skipped (not this actuator's namespace)";
+  std::string name = std::string(info->name) +
+                     (key.first != ownCookie ? " in netns " + std::to_string(key.first) : "");
+  if (keyState.overridden) {
+    return name + ": left alone, someone else changed it after bpftune (journaled override); "
+                  "their value stays";
   }
-  auto live = readSysctl(sysnetFd, *info);
+  auto live = readLive(key.first, *info);
+  if (!live && isGone(key.first, live.error())) {
+    return name + ": the namespace is gone, nothing to restore";
+  }
   if (!live) {
     failed = true;
     return name + ": cannot read (" + describe(live.error()) + ")";
   }
+  if (keyState.lastApplied && !sameValues(*live, *keyState.lastApplied, keyState.count)) {
+    ReportedOverride seen{
+        proto::TunerId::TCP_BUFFER, key.first, key.second, 0, 0, "", keyState.count, *live};
+    journalOverride(key, seen, peer, proto::OverrideSource::COMPARE_AND_SET, *live);
+    return name + ": left alone, live " + policy::valuesText(*live, keyState.count) +
+           " is not bpftune's last write " +
+           policy::valuesText(*keyState.lastApplied, keyState.count) + "; that value stays";
+  }
   // The journal is evidence, not authority: a restore must still fit the policy's absolute
   // bounds and ordering (not its step or rate: a rollback may jump back in one write).
   policy::SetSysctl restore;
-  restore.netnsCookie = ownCookie;
+  restore.netnsCookie = key.first;
   restore.tunable = key.second;
   restore.count = keyState.count;
   restore.newValues = keyState.original;
@@ -46,8 +58,9 @@ std::string Engine::rollbackKey(const Key& key, const KeyState& keyState, Peer p
   intent.newValues = keyState.original;
   intent.requesterPid = peer.pid;
   intent.requesterUid = peer.uid;
+  intent.netnsInode = inodeOf(key.first);
   Answer a = writeJournaled(intent, *info);
-  failed = failed || a.status != proto::Status::OK;
+  failed = failed || (a.status != proto::Status::OK && a.status != proto::Status::GONE);
   return "restored " + a.reason + " (journal seq " + std::to_string(a.journalSeq) + ")";
 }
 
@@ -57,6 +70,9 @@ Answer Engine::rollbackAll(Peer peer) {
   bool failed = false;
   size_t steps = 0;
   for (const auto& [key, keyState] : state.keysNewestFirst()) {
+    if (!keyState.changed) {
+      continue;  // only ever overridden: bpftune has nothing of its own to undo
+    }
     std::string line = rollbackKey(key, keyState, peer, failed);
     log::notice("rollback: " + line);
     answer.reason += (steps++ == 0 ? "" : "; ") + line;
@@ -64,7 +80,7 @@ Answer Engine::rollbackAll(Peer peer) {
   if (steps == 0) {
     answer.reason = "nothing to roll back: bpftune changed no sysctl in this boot";
   }
-  answer.reason += ". Changes are paused until the actuator restarts.";
+  answer.reason += ". Changes are paused until `bpftune resume` or an actuator restart.";
   answer.status = failed ? proto::Status::FAILED : proto::Status::OK;
   answer.journalSeq = journal.records().empty() ? 0 : journal.records().back().record.seq;
   return answer;

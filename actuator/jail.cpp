@@ -1,6 +1,8 @@
 #include "jail.h"
 
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -29,6 +31,9 @@ constexpr int PLAIN_ALLOWED[] = {
     SCMP_SYS(rt_sigreturn), SCMP_SYS(exit),    SCMP_SYS(exit_group),    SCMP_SYS(restart_syscall),
 };
 
+// O_TMPFILE includes O_DIRECTORY; only its own bit means "create an unnamed file".
+constexpr scmp_datum_t TMPFILE_BIT = O_TMPFILE & ~O_DIRECTORY;
+
 Status rule(scmp_filter_ctx ctx, int syscall, unsigned count, const scmp_arg_cmp* args) {
   int rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, syscall, count, args);
   if (rc != 0) {
@@ -46,7 +51,7 @@ Status addRules(scmp_filter_ctx ctx, int sysnetFd) {
   // openat only below /proc/sys/net and never creating or truncating anything.
   const scmp_arg_cmp openatArgs[] = {
       scmp_arg_cmp{0, SCMP_CMP_EQ, static_cast<scmp_datum_t>(sysnetFd), 0},
-      scmp_arg_cmp{2, SCMP_CMP_MASKED_EQ, O_CREAT | O_TRUNC | O_TMPFILE, 0},
+      scmp_arg_cmp{2, SCMP_CMP_MASKED_EQ, O_CREAT | O_TRUNC | TMPFILE_BIT, 0},
   };
   // Only SO_PEERCRED of an accepted connection.
   const scmp_arg_cmp getsockoptArgs[] = {scmp_arg_cmp{1, SCMP_CMP_EQ, SOL_SOCKET, 0},
@@ -58,6 +63,41 @@ Status addRules(scmp_filter_ctx ctx, int sysnetFd) {
                  rule(ctx, SCMP_SYS(getsockopt), 2, getsockoptArgs),
                  rule(ctx, SCMP_SYS(mmap), 1, mmapArgs),
                  rule(ctx, SCMP_SYS(mprotect), 1, mprotectArgs)}) {
+    if (!s) {
+      return s;
+    }
+  }
+  return Ok{};
+}
+
+// Measured by running the opener under strace against mounted and process-only namespaces.
+constexpr int OPENER_ALLOWED[] = {
+    SCMP_SYS(read),    SCMP_SYS(write),         SCMP_SYS(close),           SCMP_SYS(recvfrom),
+    SCMP_SYS(sendmsg), SCMP_SYS(getdents64),    SCMP_SYS(newfstatat),      SCMP_SYS(fstat),
+    SCMP_SYS(brk),     SCMP_SYS(munmap),        SCMP_SYS(mremap),          SCMP_SYS(madvise),
+    SCMP_SYS(futex),   SCMP_SYS(clock_gettime), SCMP_SYS(getpid),          SCMP_SYS(rt_sigreturn),
+    SCMP_SYS(exit),    SCMP_SYS(exit_group),    SCMP_SYS(restart_syscall), SCMP_SYS(lseek),
+};
+
+// NS_GET_ID (linux/nsfs.h, 6.18).
+constexpr scmp_datum_t NS_GET_ID_IOCTL = _IOR(0xb7, 13, uint64_t);
+
+Status addOpenerRules(scmp_filter_ctx ctx) {
+  for (int syscall : OPENER_ALLOWED) {
+    if (auto s = rule(ctx, syscall, 0, nullptr); !s) {
+      return s;
+    }
+  }
+  const scmp_arg_cmp openatArgs[] = {
+      scmp_arg_cmp{2, SCMP_CMP_MASKED_EQ, O_CREAT | O_TRUNC | TMPFILE_BIT, 0}};
+  const scmp_arg_cmp setnsArgs[] = {scmp_arg_cmp{1, SCMP_CMP_EQ, CLONE_NEWNET, 0}};
+  const scmp_arg_cmp ioctlArgs[] = {scmp_arg_cmp{1, SCMP_CMP_EQ, NS_GET_ID_IOCTL, 0}};
+  const scmp_arg_cmp mmapArgs[] = {scmp_arg_cmp{2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0}};
+  for (auto s : {rule(ctx, SCMP_SYS(openat), 1, openatArgs),
+                 rule(ctx, SCMP_SYS(setns), 1, setnsArgs),
+                 rule(ctx, SCMP_SYS(ioctl), 1, ioctlArgs),
+                 rule(ctx, SCMP_SYS(mmap), 1, mmapArgs),
+                 rule(ctx, SCMP_SYS(mprotect), 1, mmapArgs)}) {
     if (!s) {
       return s;
     }
@@ -112,6 +152,27 @@ Result<SeccompFilter> SeccompFilter::build(int sysnetFd) {
   return filter;
 }
 
+Result<SeccompFilter> SeccompFilter::buildOpener() {
+  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+  if (ctx == nullptr) {
+    return makeError("seccomp_init failed");
+  }
+  SeccompFilter filter(ctx);
+  int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+  if (rc != 0) {
+    return makeError("seccomp_attr_set BADARCH", -rc);
+  }
+  if (auto s = addOpenerRules(ctx); !s) {
+    return s.error();
+  }
+  auto digest = digestOf(ctx);
+  if (!digest) {
+    return digest.error();
+  }
+  filter.sha256 = std::move(*digest);
+  return filter;
+}
+
 SeccompFilter::SeccompFilter(SeccompFilter&& other) noexcept
     : ctx(std::exchange(other.ctx, nullptr)), sha256(std::move(other.sha256)) {}
 
@@ -131,11 +192,13 @@ Status SeccompFilter::load() {
   return rc == 0 ? Status(Ok{}) : Status(makeError("seccomp_load", -rc));
 }
 
-Status dropPrivileges(std::optional<Identity> identity) {
+Status dropPrivileges(std::optional<Identity> identity, const std::vector<int>& keep) {
+  auto both = static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED);
   capng_clear(CAPNG_SELECT_BOTH);
   if (identity) {
-    capng_update(
-        CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED), CAP_NET_ADMIN);
+    for (int cap : keep) {
+      capng_update(CAPNG_ADD, both, static_cast<unsigned>(cap));
+    }
     int rc =
         capng_change_id(static_cast<int>(identity->uid),
                         static_cast<int>(identity->gid),
@@ -146,14 +209,18 @@ Status dropPrivileges(std::optional<Identity> identity) {
     }
     return Ok{};
   }
-  // A developer run without root: keep CAP_NET_ADMIN only if we already have it; the bounding
+  // A developer run without root: keep a capability only if we already have it; the bounding
   // set cannot be changed without CAP_SETPCAP.
   capng_get_caps_process();
-  bool haveNetAdmin = capng_have_capability(CAPNG_PERMITTED, CAP_NET_ADMIN) != 0;
+  std::vector<int> held;
+  for (int cap : keep) {
+    if (capng_have_capability(CAPNG_PERMITTED, static_cast<unsigned>(cap)) != 0) {
+      held.push_back(cap);
+    }
+  }
   capng_clear(CAPNG_SELECT_CAPS);
-  if (haveNetAdmin) {
-    capng_update(
-        CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED), CAP_NET_ADMIN);
+  for (int cap : held) {
+    capng_update(CAPNG_ADD, both, static_cast<unsigned>(cap));
   }
   if (capng_apply(CAPNG_SELECT_CAPS) != 0) {
     return makeError("capng_apply failed");

@@ -3,6 +3,7 @@
 // digest goes into the journal's start record), load it last.
 #pragma once
 
+#include <linux/capability.h>
 #include <seccomp.h>
 #include <sys/types.h>
 
@@ -18,6 +19,9 @@ class SeccompFilter {
 public:
   // sysnetFd: the only directory openat may be relative to.
   static Result<SeccompFilter> build(int sysnetFd);
+  // The netns opener's filter: find (mountinfo, /proc, NS_GET_ID), setns into network
+  // namespaces only, open without creating, talk over its socketpair.
+  static Result<SeccompFilter> buildOpener();
   SeccompFilter(SeccompFilter&& other) noexcept;
   SeccompFilter& operator=(SeccompFilter&&) = delete;
   SeccompFilter(const SeccompFilter&) = delete;
@@ -39,8 +43,10 @@ struct Identity {
   gid_t gid;
 };
 
-// Keeps only CAP_NET_ADMIN (effective and permitted) and clears the bounding set. With an
-// identity (started as root) also switches uid/gid and drops supplementary groups.
-Status dropPrivileges(std::optional<Identity> identity);
+// Keeps only `keep` (effective and permitted; the actuator: CAP_NET_ADMIN) and clears the
+// bounding set. With an identity (started as root) also switches uid/gid and drops
+// supplementary groups.
+Status dropPrivileges(std::optional<Identity> identity,
+                      const std::vector<int>& keep = {CAP_NET_ADMIN});
 
 }  // namespace bpftune::actuator

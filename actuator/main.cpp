@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -16,6 +17,8 @@
 #include "engine.h"
 #include "jail.h"
 #include "log.h"
+#include "netns_opener.h"
+#include "netns_sysctls.h"
 #include "options.h"
 #include "server.h"
 #include "setup.h"
@@ -40,6 +43,11 @@ void installSignals() {
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
+}
+
+uint32_t ownNetnsInode() {
+  struct stat st {};
+  return ::stat("/proc/self/ns/net", &st) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
 }
 
 template <typename T>
@@ -85,10 +93,18 @@ int runActuator(const Options& options) {
   bool root = geteuid() == 0;
   Account self = root ? orDie(lookupUser(options.user)) : Account{getuid(), getgid()};
   Account collector = orDie(lookupUser(options.collectorUser));
-  UniqueFd sysnet = orDie(openSysnet());
   if (!options.printFilter.empty()) {
+    UniqueFd sysnet = orDie(openSysnet());
     return printFilter(options, sysnet.get());
   }
+  // Forked first, so it inherits no descriptor but its socket.
+  std::optional<Identity> identity;
+  if (root) {
+    identity = Identity{self.uid, self.gid};
+  }
+  NetnsOpener opener = orDie(NetnsOpener::spawn(identity));
+  CachedNetnsSysctls foreign(opener);
+  UniqueFd sysnet = orDie(openSysnet());
   policy::Policy policy = orDie(policy::loadPolicyFile(options.policyPath));
   // The journal and its directory stay root's: the jailed actuator appends through the fd it
   // opened here, and nothing running as its user can rewrite or replace the file.
@@ -98,7 +114,9 @@ int runActuator(const Options& options) {
   journal::BootId bootId = orDie(journal::readBootId());
   uint64_t cookie = orDie(ownNetnsCookie());
   SeccompFilter filter = orDie(SeccompFilter::build(sysnet.get()));
-  Engine engine(policy, journal, sysnet.get(), cookie, bootId);
+  Engine engine(policy, journal, sysnet.get(), cookie, bootId, &foreign, ownNetnsInode());
+  log::info("netns opener running as pid " + std::to_string(opener.pid()) +
+            " (CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_NET_ADMIN, seccomp KILL_PROCESS)");
   engine.recordStart(filter.digest());
   engine.recover();
   if (options.rollbackOnly) {

@@ -141,8 +141,8 @@ bool Server::reply(Connection& conn, uint64_t id, const Answer& answer) {
   return n == static_cast<ssize_t>(bytes.size());
 }
 
-Answer Server::dispatch(Connection& conn, uint64_t id, int kind, const policy::SetSysctl& request) {
-  switch (static_cast<RequestKind>(kind)) {
+Answer Server::dispatch(Connection& conn, const Decoded& request) {
+  switch (request.kind) {
     case RequestKind::PING: {
       Answer a;
       a.reason = engine.paused() ? "pong (paused after an administrator's rollback)" : "pong";
@@ -154,11 +154,22 @@ Answer Server::dispatch(Connection& conn, uint64_t id, int kind, const policy::S
       }
       log::notice("rollback requested by " + peerText(conn.peer));
       return engine.rollbackAll(conn.peer);
+    case RequestKind::RESUME:
+      if (!conn.admin) {
+        return rejected("resume: only accepted on the admin socket");
+      }
+      log::notice("resume requested by " + peerText(conn.peer));
+      return engine.resume(request.resume.tuner, request.resume.netnsCookie, conn.peer);
     case RequestKind::SET_SYSCTL:
       if (conn.admin) {
         return rejected("setSysctl: not accepted on the admin socket");
       }
-      return engine.setSysctl(request, conn.peer);
+      return engine.setSysctl(request.setSysctl, conn.peer);
+    case RequestKind::REPORT_OVERRIDE:
+      if (conn.admin) {
+        return rejected("reportOverride: not accepted on the admin socket");
+      }
+      return engine.reportOverride(request.overrideReport, conn.peer);
   }
   return rejected("request: unknown kind");
 }
@@ -214,9 +225,12 @@ bool Server::serveOne(Connection& conn, short revents) {
   }
   if (!decoded) {
     log::notice("refused from " + peerText(conn.peer) + ": " + decoded.error().message);
-    return reply(conn, 0, rejected(decoded.error().message));
+    Answer refusal = rejected(decoded.error().message);
+    refusal.resumeEpoch = engine.resumeEpoch();
+    return reply(conn, 0, refusal);
   }
-  Answer answer = dispatch(conn, decoded->id, static_cast<int>(decoded->kind), decoded->setSysctl);
+  Answer answer = dispatch(conn, *decoded);
+  answer.resumeEpoch = engine.resumeEpoch();
   logDecision(conn.peer, decoded->id, decoded->kind, answer);
   return reply(conn, decoded->id, answer);
 }

@@ -11,6 +11,7 @@
 #include "engine.h"
 #include "result.h"
 #include "unique_fd.h"
+#include "wire.h"
 
 namespace bpftune::actuator {
 
@@ -45,7 +46,7 @@ private:
   void acceptOn(int listenFd, bool admin);
   // false: close the connection
   bool serveOne(Connection& conn, short revents);
-  Answer dispatch(Connection& conn, uint64_t id, int kind, const policy::SetSysctl& request);
+  Answer dispatch(Connection& conn, const Decoded& request);
   bool reply(Connection& conn, uint64_t id, const Answer& answer);
 
   UniqueFd collectorListen;

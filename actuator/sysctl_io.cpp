@@ -41,18 +41,34 @@ Result<Values> parseValues(const std::string& text, uint8_t count) {
   return values;
 }
 
+Result<Values> readSysctlFd(int fd, const policy::TunableInfo& info) {
+  char buf[256];
+  ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+  if (n < 0) {
+    return makeError("read " + std::string(info.name), errno);
+  }
+  return parseValues(std::string(buf, static_cast<size_t>(n)), info.count);
+}
+
+Status writeSysctlFd(int fd, const policy::TunableInfo& info, const Values& values) {
+  std::string text = formatValues(values, info.count);
+  ssize_t n = ::pwrite(fd, text.data(), text.size(), 0);
+  if (n < 0) {
+    return makeError("write " + std::string(info.name), errno);
+  }
+  if (static_cast<size_t>(n) != text.size()) {
+    return makeError("short write to " + std::string(info.name), EIO);
+  }
+  return Ok{};
+}
+
 Result<Values> readSysctl(int sysnetFd, const policy::TunableInfo& info) {
   std::string path(info.procPath);
   UniqueFd fd(::openat(sysnetFd, path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd.valid()) {
     return makeError("open " + std::string(info.name), errno);
   }
-  char buf[256];
-  ssize_t n = ::pread(fd.get(), buf, sizeof(buf) - 1, 0);
-  if (n < 0) {
-    return makeError("read " + std::string(info.name), errno);
-  }
-  return parseValues(std::string(buf, static_cast<size_t>(n)), info.count);
+  return readSysctlFd(fd.get(), info);
 }
 
 Status writeSysctl(int sysnetFd, const policy::TunableInfo& info, const Values& values) {
@@ -61,15 +77,7 @@ Status writeSysctl(int sysnetFd, const policy::TunableInfo& info, const Values& 
   if (!fd.valid()) {
     return makeError("open " + std::string(info.name) + " for writing", errno);
   }
-  std::string text = formatValues(values, info.count);
-  ssize_t n = ::pwrite(fd.get(), text.data(), text.size(), 0);
-  if (n < 0) {
-    return makeError("write " + std::string(info.name), errno);
-  }
-  if (static_cast<size_t>(n) != text.size()) {
-    return makeError("short write to " + std::string(info.name), EIO);
-  }
-  return Ok{};
+  return writeSysctlFd(fd.get(), info, values);
 }
 
 bool sameValues(const Values& a, const Values& b, uint8_t count) {

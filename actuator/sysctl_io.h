@@ -16,6 +16,9 @@ using Values = std::array<int64_t, 3>;
 Result<Values> readSysctl(int sysnetFd, const policy::TunableInfo& info);
 // Returns an Error carrying errno when the kernel refuses the write.
 Status writeSysctl(int sysnetFd, const policy::TunableInfo& info, const Values& values);
+// The same through an already open sysctl file (a namespace's handle from the netns opener).
+Result<Values> readSysctlFd(int fd, const policy::TunableInfo& info);
+Status writeSysctlFd(int fd, const policy::TunableInfo& info, const Values& values);
 std::string formatValues(const Values& values, uint8_t count);  // "v0\tv1\tv2\n"
 Result<Values> parseValues(const std::string& text, uint8_t count);
 

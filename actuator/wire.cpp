@@ -22,6 +22,35 @@ policy::SetSysctl toPlain(proto::Request::SetSysctl::Reader in) {
   out.count = in.getCount();
   out.expected = {in.getExpected0(), in.getExpected1(), in.getExpected2()};
   out.newValues = {in.getNew0(), in.getNew1(), in.getNew2()};
+  out.causeNetnsCookie = in.getCauseNetnsCookie();
+  return out;
+}
+
+// The comm travels as two little-endian words; it is sanitized wherever it is used.
+std::string commText(uint64_t lo, uint64_t hi) {
+  std::string comm;
+  for (uint64_t word : {lo, hi}) {
+    for (int i = 0; i < 8; ++i) {
+      char c = static_cast<char>((word >> (8 * i)) & 0xff);
+      if (c == '\0') {
+        return comm;
+      }
+      comm += c;
+    }
+  }
+  return comm;
+}
+
+ReportedOverride toPlain(proto::Request::ReportOverride::Reader in) {
+  ReportedOverride out;
+  out.tuner = in.getTuner();
+  out.netnsCookie = in.getNetnsCookie();
+  out.tunable = in.getTunable();
+  out.writerPid = in.getWriterPid();
+  out.writerUid = in.getWriterUid();
+  out.writerComm = commText(in.getWriterComm(), in.getWriterComm2());
+  out.count = in.getCount();
+  out.values = {in.getValue0(), in.getValue1(), in.getValue2()};
   return out;
 }
 
@@ -49,6 +78,14 @@ Result<Decoded> decodeChecked(const capnp::word* words, size_t bytes) {
       return d;
     case proto::Request::ROLLBACK:
       d.kind = RequestKind::ROLLBACK;
+      return d;
+    case proto::Request::REPORT_OVERRIDE:
+      d.kind = RequestKind::REPORT_OVERRIDE;
+      d.overrideReport = toPlain(root.getReportOverride());
+      return d;
+    case proto::Request::RESUME:
+      d.kind = RequestKind::RESUME;
+      d.resume = {root.getResume().getTuner(), root.getResume().getNetnsCookie()};
       return d;
   }
   return makeError("request: unknown kind " + std::to_string(static_cast<unsigned>(root.which())));
@@ -91,6 +128,7 @@ kj::Array<capnp::word> encodeReply(uint64_t id, const Answer& a) {
   reply.setValue2(a.values[2]);
   reply.setJournalSeq(a.journalSeq);
   reply.setError(a.error);
+  reply.setResumeEpoch(a.resumeEpoch);
   return capnp::messageToFlatArray(message);
 }
 

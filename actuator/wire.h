@@ -21,13 +21,22 @@ constexpr unsigned NESTING_LIMIT = 4;
 enum class RequestKind {
   SET_SYSCTL,
   PING,
-  ROLLBACK
+  ROLLBACK,
+  REPORT_OVERRIDE,
+  RESUME
+};
+
+struct ResumeArgs {
+  proto::TunerId tuner = proto::TunerId::TCP_BUFFER;
+  uint64_t netnsCookie = 0;
 };
 
 struct Decoded {
   uint64_t id = 0;
   RequestKind kind = RequestKind::PING;
   policy::SetSysctl setSysctl;
+  ReportedOverride overrideReport;
+  ResumeArgs resume;
 };
 
 // `bytes` bytes at `words` (word aligned). Every failure is an Error whose message starts with

@@ -86,6 +86,37 @@ static __always_inline void bpftune_send(const struct bpftune_event* ev) {
   __sync_fetch_and_add(&bpftune_events_sent, 1);
 }
 
+/* A zeroed event to fill, one per hook: struct bpftune_event is too big to keep two on the
+ * 512-byte BPF stack. Per hook because a softirq program can interrupt a process-context one on
+ * the same CPU, while the same program never nests (tracing programs have recursion guards). */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, BPFTUNE_MAX_HOOKS);
+  __type(key, __u32);
+  __type(value, struct bpftune_event);
+} event_scratch SEC(".maps");
+
+static __always_inline struct bpftune_event* bpftune_scratch_event(__u32 hook) {
+  struct bpftune_event* ev = bpf_map_lookup_elem(&event_scratch, &hook);
+
+  if (ev) __builtin_memset(ev, 0, sizeof(*ev));
+  return ev;
+}
+
+/* Sends an event as it is, without de-duplication: for rare events where every one counts
+ * (netns appearance, sysctl writes by others). */
+static __always_inline void bpftune_send_now(const struct bpftune_event* ev) {
+  struct bpftune_event* slot = bpf_ringbuf_reserve(&events, sizeof(*slot), 0);
+
+  if (!slot) {
+    __sync_fetch_and_add(&bpftune_events_lost, 1);
+    return;
+  }
+  __builtin_memcpy(slot, ev, sizeof(*slot));
+  bpf_ringbuf_submit(slot, 0);
+  __sync_fetch_and_add(&bpftune_events_sent, 1);
+}
+
 /* Per-hook sampling state lives in .bss: bpftune_samples[hook]. */
 struct bpftune_sample bpftune_samples[BPFTUNE_MAX_HOOKS] = {};
 

@@ -1,5 +1,6 @@
 /* Event records shared by the BPF programs (C, clang -target bpf) and the collector (C++).
- * Fixed size, no pointers. Every event names the network namespace it came from. */
+ * Fixed size, no pointers, one layout for every producer (the ring buffer is shared). Every event
+ * names the network namespace it came from. */
 #ifndef BPFTUNE_EVENTS_H
 #define BPFTUNE_EVENTS_H
 
@@ -12,6 +13,9 @@
 /* Tuner ids: equal to proto::TunerId. */
 enum bpftune_tuner_id {
   BPFTUNE_TUNER_TCP_BUFFER = 0,
+  /* Not a tuner: the collector's own infrastructure (netns tracking, sysctl watch). Outside the
+   * range of proto::TunerId on purpose, so it can never be mistaken for one. */
+  BPFTUNE_INFRA = 0x100,
 };
 
 /* tcp_buffer event kinds. */
@@ -23,10 +27,19 @@ enum bpftune_tcp_buffer_event {
   TCP_BUFFER_EV_MEM_EXHAUSTION = 4, /* memory_allocated is NEARLY_FULL of tcp_mem[2] */
 };
 
+/* BPFTUNE_INFRA event kinds. */
+enum bpftune_infra_event {
+  INFRA_EV_NETNS_SEEN = 1,   /* a task entered a netns not in known_netns (netns_watch) */
+  INFRA_EV_SYSCTL_WRITE = 2, /* someone other than the actuator wrote a watched sysctl */
+};
+
+#define BPFTUNE_COMM_LEN       16
+#define BPFTUNE_VALUE_TEXT_LEN 64
+
 struct bpftune_event {
   __u32 tuner;         /* enum bpftune_tuner_id */
   __u32 kind;          /* per tuner */
-  __u64 netns_cookie;  /* net->net_cookie of the socket's namespace */
+  __u64 netns_cookie;  /* net->net_cookie: the socket's namespace (sysctl writes: the writer's) */
   __u64 ts_ns;         /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) when the limit was hit */
   __u32 pid;           /* tgid current when the hook fired (may be a softirq's victim) */
   __u32 srtt_us;       /* smoothed RTT of the socket, microseconds (tp->srtt_us >> 3) */
@@ -34,6 +47,17 @@ struct bpftune_event {
   __s64 limit;         /* the limit it was compared with, as the kernel saw it */
   __s64 sysctl[3];     /* the tunable's three values as the kernel saw them (rmem/wmem/mem) */
   __s64 mem_allocated; /* prot->memory_allocated (pages) at the time of the event */
+  /* tcp_buffer: every tunable the tuner reads, as the kernel saw them in netns_cookie's
+   * namespace. The collector cannot read another namespace's /proc/sys. */
+  __s64 rmem[3];         /* net->ipv4.sysctl_tcp_rmem */
+  __s64 wmem[3];         /* net->ipv4.sysctl_tcp_wmem */
+  __s32 moderate_rcvbuf; /* net->ipv4.sysctl_tcp_moderate_rcvbuf */
+  __u32 netns_inum;      /* ns.inum of netns_cookie's namespace (0: not read) */
+  /* BPFTUNE_INFRA */
+  __u32 uid;                         /* sysctl writes: the writer's uid */
+  __u32 tunable;                     /* sysctl writes: proto::TunableId */
+  char comm[BPFTUNE_COMM_LEN];       /* the current task's comm, NUL padded */
+  char text[BPFTUNE_VALUE_TEXT_LEN]; /* sysctl writes: the value written, NUL terminated */
 };
 
 /* NOLINTEND(readability-identifier-naming,modernize-use-using) */

@@ -19,6 +19,7 @@ actuator::SetSysctlArgs toSetSysctlArgs(const tuners::Proposal& proposal) {
   args.tuner = proposal.tuner;
   args.scenario = proposal.scenario;
   args.netnsCookie = proposal.netnsCookie;
+  args.causeNetnsCookie = proposal.causeNetnsCookie;
   args.tunable = proposal.tunable;
   args.count = proposal.newValues.count;
   args.expected = proposal.oldValues.v;
@@ -70,17 +71,30 @@ bool ActuatorLink::ensureConnected() {
   return true;
 }
 
-Result<actuator::ClientReply> ActuatorLink::call(const tuners::Proposal& proposal) {
+template <typename F>
+Result<actuator::ClientReply> ActuatorLink::send(F request) {
   if (!ensureConnected()) {
     return makeError("actuator not connected: " + lastErrorText);
   }
-  auto reply = client->setSysctl(toSetSysctlArgs(proposal));
+  auto reply = request(*client);
   if (!reply) {
     std::string why = describe(reply.error());
     disconnect(why);
     return makeError(why);
   }
   return reply;
+}
+
+Result<actuator::ClientReply> ActuatorLink::call(const tuners::Proposal& proposal) {
+  return send([&](actuator::ActuatorClient& c) { return c.setSysctl(toSetSysctlArgs(proposal)); });
+}
+
+Result<actuator::ClientReply> ActuatorLink::ping() {
+  return send([](actuator::ActuatorClient& c) { return c.ping(); });
+}
+
+Result<actuator::ClientReply> ActuatorLink::reportOverride(const actuator::OverrideReport& report) {
+  return send([&](actuator::ActuatorClient& c) { return c.reportOverride(report); });
 }
 
 }  // namespace bpftune::collector

@@ -26,12 +26,18 @@ public:
   // Sends the request and waits (bounded) for its reply. A transport or decode failure
   // disconnects.
   Result<actuator::ClientReply> call(const tuners::Proposal& proposal);
+  // Liveness and the resume epoch (every reply carries it).
+  Result<actuator::ClientReply> ping();
+  // Someone else wrote a managed tunable: the actuator journals it and leaves the key alone.
+  Result<actuator::ClientReply> reportOverride(const actuator::OverrideReport& report);
 
   uint64_t reconnects() const { return connectCount; }
   const std::string& lastError() const { return lastErrorText; }
 
 private:
   void disconnect(const std::string& why);
+  template <typename F>
+  Result<actuator::ClientReply> send(F request);
 
   std::string path;
   std::optional<actuator::ActuatorClient> client;

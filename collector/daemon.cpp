@@ -1,5 +1,6 @@
 #include "daemon.h"
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -38,12 +39,16 @@ std::string describeOutcome(const tuners::Proposal& p,
                             const actuator::ClientReply& reply,
                             uint64_t latencyUs) {
   const policy::TunableInfo* info = policy::findTunable(p.tunable);
-  std::string line = std::string(policy::tunerName(p.tuner)) + ": " +
-                     std::string(policy::scenarioName(p.scenario)) + " (" +
-                     std::string(policy::scenarioDescription(p.scenario)) +
-                     "): " + (info != nullptr ? std::string(info->name) : std::string("?")) + " " +
-                     valuesText(p.oldValues) + " -> " + valuesText(p.newValues) + " in netns " +
-                     std::to_string(p.netnsCookie) + ": " + actuator::statusName(reply.status);
+  std::string line =
+      std::string(policy::tunerName(p.tuner)) + ": " +
+      std::string(policy::scenarioName(p.scenario)) + " (" +
+      std::string(policy::scenarioDescription(p.scenario)) +
+      "): " + (info != nullptr ? std::string(info->name) : std::string("?")) + " " +
+      valuesText(p.oldValues) + " -> " + valuesText(p.newValues) + " in netns " +
+      std::to_string(p.netnsCookie) +
+      (p.causeNetnsCookie != 0 ? " (global; for netns " + std::to_string(p.causeNetnsCookie) + ")"
+                               : std::string()) +
+      ": " + actuator::statusName(reply.status);
   if (reply.status == proto::Status::OK) {
     line += " latency_us=" + std::to_string(latencyUs);
   } else {
@@ -65,6 +70,23 @@ Daemon::~Daemon() {
     ring_buffer__free(ringbuf);
   }
 }
+
+namespace {
+
+// The actuator's uid, resolved while /etc/passwd is certainly readable (before the drop). An
+// unknown user means no actuator can be running as it: every write is then someone else's.
+uid_t actuatorUid(const std::string& user) {
+  errno = 0;
+  const passwd* pw = ::getpwnam(user.c_str());
+  if (pw == nullptr) {
+    log::warning("actuator user '" + log::sanitize(user) +
+                 "' does not exist; every watched sysctl write counts as an override");
+    return static_cast<uid_t>(-1);
+  }
+  return pw->pw_uid;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Daemon>> Daemon::create(const Options& options) {
   std::unique_ptr<Daemon> d(new Daemon(options));
@@ -98,11 +120,37 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const Options& options) {
     log::info(std::string(entry.name) + ": BPF programs attached");
     d->slots.push_back(std::move(slot));
   }
+  if (auto infra = d->attachInfrastructure(actuatorUid(options.actuatorUser)); !infra) {
+    return infra.error();
+  }
   d->ringbuf = ring_buffer__new(d->ringbufFd.get(), &Daemon::onRingbufEvent, d.get(), nullptr);
   if (d->ringbuf == nullptr) {
     return makeError("ring_buffer__new", errno);
   }
   return d;
+}
+
+// The namespace watch is required (without it no namespace is known). The sysctl watch is not:
+// without CAP_NET_ADMIN the actuator's compare-and-set still catches every override, only later.
+Status Daemon::attachInfrastructure(uid_t actuatorUid) {
+  auto watch = NetnsWatch::attach(ringbufFd.get());
+  if (!watch) {
+    return makeError("netns watch: " + watch.error().message, watch.error().errnum);
+  }
+  netnsWatch = std::move(*watch);
+  log::info("netns: BPF programs attached (tp_btf/sys_exit, iter/task)");
+  auto sysctl = SysctlWatch::attach(ringbufFd.get(), actuatorUid);
+  if (!sysctl) {
+    sysctlWatchState = "unavailable: " + describe(sysctl.error());
+    log::warning("sysctl watch " + sysctlWatchState +
+                 "; overrides are caught by the actuator's compare-and-set only");
+    return Ok{};
+  }
+  sysctlWatch = std::move(*sysctl);
+  sysctlWatchState = "attached to " + sysctlWatch->cgroupPath();
+  log::info("sysctl watch: cgroup/sysctl " + sysctlWatchState + "; ignoring writes by uid " +
+            std::to_string(actuatorUid));
+  return Ok{};
 }
 
 int Daemon::onRingbufEvent(void* ctx, void* data, size_t size) {
@@ -117,73 +165,109 @@ int Daemon::onRingbufEvent(void* ctx, void* data, size_t size) {
   return 0;
 }
 
-bool Daemon::readCurrent(Slot& slot, tuners::CurrentValues& current) {
+// The home namespace's values from /proc/sys. False when a per-netns tunable is unreadable.
+bool Daemon::readHome(Slot& slot, proto::TunableId id, tuners::CurrentValues& current) {
+  auto read = readTunable(id);
+  if (read) {
+    current.sysctls[id] = *read;
+    return true;
+  }
+  // Global tunables (tcp_mem) do not exist under /proc/sys/net of a child netns: the tuner
+  // then decides without them (and the actuator could not write them from here anyway).
+  const policy::TunableInfo* info = policy::findTunable(id);
+  bool global = info != nullptr && !info->perNetns;
+  if (unreadable.insert(id).second) {
+    std::string text = slot.status.name + ": " + describe(read.error());
+    if (global) {
+      log::info(text + " (global tunable, not visible in this netns; deciding without it)");
+    } else {
+      log::warning(text);
+    }
+  }
+  return global;
+}
+
+// /proc/sys follows the reader's namespace, so only the home namespace is read there; another
+// namespace's per-netns values come from the event (or a newer actuator reply).
+bool Daemon::readCurrent(Slot& slot, const bpftune_event& event, tuners::CurrentValues& current) {
   current.freeBufferPages = freeBufferPages;
+  const bool home = event.netns_cookie == homeCookie;
   for (proto::TunableId id : slot.tuner->tunables()) {
-    auto values = readTunable(id);
-    if (values) {
-      current.sysctls[id] = *values;
+    const policy::TunableInfo* info = policy::findTunable(id);
+    if (home || info == nullptr || !info->perNetns) {
+      if (!readHome(slot, id, current)) {
+        return false;
+      }
       continue;
     }
-    // Global tunables (tcp_mem) do not exist under /proc/sys/net of a child netns: the tuner
-    // then decides without them (and the actuator could not write them from here anyway).
-    const policy::TunableInfo* info = policy::findTunable(id);
-    bool global = info != nullptr && !info->perNetns;
-    if (unreadable.insert(id).second) {
-      std::string text = slot.status.name + ": " + describe(values.error());
-      if (global) {
-        log::info(text + " (global tunable, not visible in this netns; deciding without it)");
-      } else {
-        log::warning(text);
-      }
-    }
-    if (!global) {
+    auto fromEvent = tuners::netns::valuesFromEvent(event, id);
+    if (!fromEvent) {
       return false;
     }
+    current.sysctls[id] = values.pick(event.netns_cookie, id, *fromEvent, event.ts_ns);
   }
   return true;
 }
 
 void Daemon::handleEvent(const bpftune_event& event) {
   ++ringbufEvents;
-  Slot* slot = nullptr;
-  for (Slot& s : slots) {
-    if (s.tunerId == event.tuner) {
-      slot = &s;
-    }
-  }
-  if (slot == nullptr) {
-    ++unknownTunerEvents;
-    return;
-  }
-  if (event.netns_cookie != homeCookie) {
-    if (foreignEvents[event.netns_cookie]++ == 0) {
-      log::info(slot->status.name + ": event from netns " + std::to_string(event.netns_cookie) +
-                " " + FOREIGN_NETNS_REASON);
+  if (event.tuner == BPFTUNE_INFRA) {
+    if (event.kind == INFRA_EV_NETNS_SEEN) {
+      std::string comm(event.comm, strnlen(event.comm, sizeof(event.comm)));
+      observeNetns(event.netns_cookie,
+                   event.netns_inum,
+                   "entered by pid " + std::to_string(event.pid) + " (" + log::sanitize(comm) +
+                       ")");
+    } else if (event.kind == INFRA_EV_SYSCTL_WRITE) {
+      handleSysctlWrite(event);
+    } else {
+      ++unknownTunerEvents;
     }
     return;
   }
-  ++slot->status.events;
-  auto [state, inserted] = slot->status.netnsState.try_emplace(event.netns_cookie, STATE_ACTIVE);
-  if (state->second != STATE_ACTIVE) {
-    ++slot->status.skippedDisabled;
+  for (Slot& slot : slots) {
+    if (slot.tunerId == event.tuner) {
+      handleTunerEvent(slot, event);
+      return;
+    }
+  }
+  ++unknownTunerEvents;
+}
+
+void Daemon::handleTunerEvent(Slot& slot, const bpftune_event& event) {
+  ++slot.status.events;
+  observeNetns(event.netns_cookie, event.netns_inum, "seen in " + slot.status.name + " events");
+  namespaces.countEvent(event.netns_cookie);
+  auto tunerId = static_cast<proto::TunerId>(event.tuner);
+  if (namespaces.state(tunerId, event.netns_cookie) != tuners::netns::State::ACTIVE) {
+    ++slot.status.skippedDisabled;
     return;
   }
-  log::debug(slot->status.name + ": event kind " + std::to_string(event.kind) + " value " +
+  log::debug(slot.status.name + ": event kind " + std::to_string(event.kind) + " value " +
              std::to_string(event.value) + " limit " + std::to_string(event.limit) + " netns " +
              std::to_string(event.netns_cookie) + " srtt_us " + std::to_string(event.srtt_us));
   tuners::CurrentValues current;
-  if (!readCurrent(*slot, current)) {
+  if (!readCurrent(slot, event, current)) {
     return;
   }
-  for (const tuners::Proposal& proposal : slot->tuner->onEvent(event, current)) {
-    handleProposal(*slot, event, proposal);
+  for (tuners::Proposal& proposal : slot.tuner->onEvent(event, current)) {
+    handleProposal(slot, event, std::move(proposal));
   }
 }
 
-void Daemon::handleProposal(Slot& slot,
-                            const bpftune_event& event,
-                            const tuners::Proposal& proposal) {
+void Daemon::handleProposal(Slot& slot, const bpftune_event& event, tuners::Proposal proposal) {
+  const policy::TunableInfo* info = policy::findTunable(proposal.tunable);
+  if (info == nullptr) {
+    slot.tuner->onResult(proposal, false);
+    return;
+  }
+  tuners::netns::routeProposal(proposal, *info, homeCookie);
+  // A global tunable goes home: the tuner may be stopped there even if active in the event's.
+  if (namespaces.state(proposal.tuner, proposal.netnsCookie) != tuners::netns::State::ACTIVE) {
+    ++slot.status.skippedDisabled;
+    slot.tuner->onResult(proposal, false);
+    return;
+  }
   ++slot.status.proposals;
   auto reply = actuator.call(proposal);
   if (!reply) {
@@ -201,9 +285,6 @@ void Daemon::handleProposal(Slot& slot,
   } else {
     ++slot.status.refused[actuator::statusName(reply->status)];
   }
-  if (reply->status == proto::Status::OVERRIDDEN) {
-    slot.status.netnsState[proposal.netnsCookie] = STATE_OVERRIDDEN;
-  }
   slot.tuner->onResult(proposal, applied);
   std::string line = describeOutcome(proposal, *reply, latencyUs);
   if (applied) {
@@ -211,9 +292,31 @@ void Daemon::handleProposal(Slot& slot,
   } else {
     log::warning(line);
   }
+  handleReply(slot, proposal, *reply);
 }
 
-StatusSnapshot Daemon::snapshot() const {
+// What a reply teaches beyond applied/refused: live values, overrides, vanished namespaces and
+// the resume epoch.
+void Daemon::handleReply(Slot& slot,
+                         const tuners::Proposal& proposal,
+                         const actuator::ClientReply& reply) {
+  const uint64_t target = proposal.netnsCookie;
+  if (reply.count == proposal.newValues.count && reply.status != proto::Status::GONE &&
+      reply.status != proto::Status::FAILED) {
+    tuners::Values live{reply.count, {reply.values[0], reply.values[1], reply.values[2]}};
+    values.learn(target, proposal.tunable, live, monotonicNs());
+  } else if (reply.status == proto::Status::OK) {
+    values.learn(target, proposal.tunable, proposal.newValues, monotonicNs());
+  }
+  if (reply.status == proto::Status::OVERRIDDEN) {
+    namespaces.disable(proposal.tuner, target);
+  } else if (reply.status == proto::Status::GONE) {
+    netnsGone(target, "the actuator found it gone (" + slot.status.name + ")");
+  }
+  noteEpoch(reply.resumeEpoch);
+}
+
+StatusSnapshot Daemon::snapshot() {
   StatusSnapshot s;
   s.pid = ::getpid();
   s.uid = ::getuid();
@@ -226,12 +329,40 @@ StatusSnapshot Daemon::snapshot() const {
   s.actuatorConnects = actuator.reconnects();
   s.ringbufEvents = ringbufEvents;
   s.unknownTunerEvents = unknownTunerEvents;
-  s.foreignNetnsEvents = foreignEvents;
+  std::vector<std::pair<proto::TunerId, std::string>> tunerNames;
   for (const Slot& slot : slots) {
-    s.tuners.push_back(slot.status);
+    auto id = static_cast<proto::TunerId>(slot.tunerId);
+    tunerNames.emplace_back(id, slot.status.name);
+    TunerStatus status = slot.status;
+    for (const auto& [cookie, ns] : namespaces.all()) {
+      if (ns.events > 0 || ns.tuners.contains(id)) {
+        status.netnsState[cookie] =
+            std::string(tuners::netns::stateName(namespaces.state(id, cookie)));
+      }
+    }
+    s.tuners.push_back(std::move(status));
     s.objects.push_back(
         {slot.status.name, slot.bpf->attachedPrograms(), slot.bpf->hooks(), slot.bpf->events()});
   }
+  for (const BpfObject* infra : {static_cast<const BpfObject*>(netnsWatch.get()),
+                                 static_cast<const BpfObject*>(sysctlWatch.get())}) {
+    if (infra != nullptr) {
+      s.objects.push_back({infra == netnsWatch.get() ? "netns" : "sysctl_watch",
+                           infra->attachedPrograms(),
+                           infra->hooks(),
+                           infra->events()});
+    }
+  }
+  s.netns = netnsSummary;
+  s.netns.present = namespaces.present();
+  s.netns.gone = namespaces.all().size() - namespaces.present();
+  s.netns.sysctlWatch = sysctlWatchState;
+  // 1000 namespaces are ~150 KB of JSON: rendered again only when the table changed.
+  if (renderedNamespaces.empty() || renderedVersion != namespaces.version()) {
+    renderedNamespaces = renderNamespacesJson(namespaces, tunerNames);
+    renderedVersion = namespaces.version();
+  }
+  s.namespacesJson = renderedNamespaces;
   return s;
 }
 
@@ -258,6 +389,7 @@ void Daemon::writeStatus(bool force) {
 
 int Daemon::run(const std::atomic<bool>& stop) {
   actuator.ensureConnected();
+  discoverNamespaces();
   while (!stop.load()) {
     int rc = ring_buffer__poll(ringbuf, POLL_MS);
     if (rc < 0 && rc != -EINTR) {
@@ -270,6 +402,8 @@ int Daemon::run(const std::atomic<bool>& stop) {
       handleEvent(event);
     }
     actuator.ensureConnected();
+    pollNamespaces(false);
+    pingForResume();
     writeStatus(false);
   }
   writeStatus(true);

@@ -1,9 +1,13 @@
 // The collector's runtime: BPF events in, tuner decisions, requests to the actuator, one
-// what-and-why log line per proposal, and the status file.
+// what-and-why log line per proposal, namespace tracking, the administrator's overrides, and
+// the status file.
 #pragma once
+
+#include <sys/types.h>
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -12,11 +16,16 @@
 #include <bpf/libbpf.h>
 
 #include "actuator_link.h"
+#include "admin_override.h"
 #include "bpf_object.h"
 #include "events.h"
+#include "netns_table.h"
+#include "netns_watch.h"
 #include "options.h"
 #include "status.h"
+#include "sysctl_watch.h"
 #include "tuner.h"
+#include "value_cache.h"
 
 namespace bpftune::collector {
 
@@ -25,15 +34,33 @@ std::string describeOutcome(const tuners::Proposal& proposal,
                             const actuator::ClientReply& reply,
                             uint64_t latencyUs);
 
+// One line per write by someone else to a managed tunable (all data sanitized).
+struct AdminWrite {
+  std::string tuner;
+  std::string tunable;  // dotted name
+  int32_t pid = 0;
+  uint32_t uid = 0;
+  std::string comm;
+  std::string value;  // the text written, trimmed
+  uint64_t writerNetns = 0;
+  uint32_t writerInode = 0;
+  std::string writerName;  // "" when the namespace has no mount name
+  uint64_t stoppedNetns = 0;
+  bool global = false;
+};
+std::string describeAdminWrite(const AdminWrite& write);
+
 class Daemon {
 public:
-  // Loads and attaches every tuner's BPF object (needs CAP_BPF+CAP_PERFMON or root).
+  // Loads and attaches every tuner's BPF object, the namespace watch and (needs CAP_NET_ADMIN)
+  // the sysctl watch. Call before dropping privileges.
   static Result<std::unique_ptr<Daemon>> create(const Options& options);
   ~Daemon();
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
-  // Polls until `stop` becomes true; writes the final status. Returns the exit code.
+  // Discovers namespaces, then polls until `stop` becomes true; writes the final status.
+  // Returns the exit code.
   int run(const std::atomic<bool>& stop);
 
 private:
@@ -45,12 +72,30 @@ private:
   };
 
   explicit Daemon(const Options& options);
+  Status attachInfrastructure(uid_t actuatorUid);
   static int onRingbufEvent(void* ctx, void* data, size_t size);
   void handleEvent(const bpftune_event& event);
-  void handleProposal(Slot& slot, const bpftune_event& event, const tuners::Proposal& proposal);
-  bool readCurrent(Slot& slot, tuners::CurrentValues& current);
-  StatusSnapshot snapshot() const;
+  void handleTunerEvent(Slot& slot, const bpftune_event& event);
+  void handleProposal(Slot& slot, const bpftune_event& event, tuners::Proposal proposal);
+  void handleReply(Slot& slot,
+                   const tuners::Proposal& proposal,
+                   const actuator::ClientReply& reply);
+  bool readCurrent(Slot& slot, const bpftune_event& event, tuners::CurrentValues& current);
+  bool readHome(Slot& slot, proto::TunableId id, tuners::CurrentValues& current);
+  StatusSnapshot snapshot();
   void writeStatus(bool force);
+
+  // Namespaces (daemon_netns.cpp).
+  void discoverNamespaces();
+  void pollNamespaces(bool first);
+  void observeNetns(uint64_t cookie, uint32_t inum, const std::string& why);
+  void netnsGone(uint64_t cookie, const std::string& why);
+  std::string netnsLabel(uint64_t cookie) const;
+  // Overrides and resume (daemon_netns.cpp).
+  void handleSysctlWrite(const bpftune_event& event);
+  void reportOverride(const Slot& slot, const bpftune_event& event, uint64_t target);
+  void noteEpoch(uint64_t epoch);
+  void pingForResume();
 
   Options options;
   uint64_t homeCookie = 0;
@@ -62,11 +107,22 @@ private:
   ActuatorLink actuator;
   uint64_t ringbufEvents = 0;
   uint64_t unknownTunerEvents = 0;
-  std::map<uint64_t, uint64_t> foreignEvents;
   std::set<proto::TunableId> unreadable;  // logged once each
   std::string lastStatus;
   bool statusErrorLogged = false;
   std::chrono::steady_clock::time_point lastStatusWrite{};
+
+  std::unique_ptr<NetnsWatch> netnsWatch;
+  std::unique_ptr<SysctlWatch> sysctlWatch;  // null when it could not be attached
+  std::string sysctlWatchState;
+  tuners::netns::NetnsTable namespaces;
+  tuners::netns::ValueCache values;
+  tuners::netns::ResumeWatch resume;
+  NetnsSummary netnsSummary;
+  std::chrono::steady_clock::time_point lastScan{};
+  bool scanErrorLogged = false;
+  uint64_t renderedVersion = 0;
+  std::string renderedNamespaces;
 };
 
 }  // namespace bpftune::collector

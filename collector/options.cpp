@@ -28,7 +28,8 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
       options.debug = true;
       continue;
     }
-    if (arg != "--socket" && arg != "--status" && arg != "--user" && arg != "--learning-rate") {
+    if (arg != "--socket" && arg != "--status" && arg != "--user" && arg != "--actuator-user" &&
+        arg != "--learning-rate") {
       return makeError("unknown option '" + arg + "'");
     }
     if (i + 1 >= args.size() || args[i + 1].empty()) {
@@ -41,6 +42,8 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
       options.statusPath = value;
     } else if (arg == "--user") {
       options.user = value;
+    } else if (arg == "--actuator-user") {
+      options.actuatorUser = value;
     } else {
       auto rate = parseLearningRate(value);
       if (!rate) {
@@ -57,6 +60,8 @@ std::string usageText() {
          "  --socket PATH         actuator socket (default /run/bpftune/actuator.sock)\n"
          "  --status PATH         status file (default /run/bpftune/status.json)\n"
          "  --user NAME           user to run as after loading BPF (default bpftune-collector)\n"
+         "  --actuator-user NAME  the actuator's user: its sysctl writes are not overrides\n"
+         "                        (default bpftune)\n"
          "  --learning-rate N     0..4, step 1/64 .. 1/4 of a value (default 4)\n"
          "  --debug               verbose logging\n"
          "  --help                this text\n";

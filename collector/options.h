@@ -12,6 +12,7 @@ struct Options {
   std::string socketPath = "/run/bpftune/actuator.sock";
   std::string statusPath = "/run/bpftune/status.json";
   std::string user = "bpftune-collector";
+  std::string actuatorUser = "bpftune";  // its sysctl writes are bpftune's own, not overrides
   int learningRate = 4;
   bool debug = false;
   bool help = false;

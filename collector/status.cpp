@@ -37,7 +37,8 @@ void renderTuner(std::ostringstream& out, const TunerStatus& t) {
     sep = ", ";
   }
   out << "}, \"dropped_actuator_down\": " << t.droppedDisconnected
-      << ", \"skipped_disabled\": " << t.skippedDisabled << ", \"latency\": ";
+      << ", \"skipped_disabled\": " << t.skippedDisabled
+      << ", \"admin_overrides\": " << t.adminOverrides << ", \"latency\": ";
   renderLatency(out, t.latency);
   out << "}";
 }
@@ -70,7 +71,45 @@ void renderList(std::ostringstream& out, const std::vector<T>& items, F render) 
   out << "  ]";
 }
 
+std::string_view heldBy(const tuners::netns::Netns& ns) {
+  if (ns.gone) {
+    return "";
+  }
+  if (ns.byTask && ns.byMount) {
+    return "task+mount";
+  }
+  if (ns.byTask || ns.byMount) {
+    return ns.byTask ? "task" : "mount";
+  }
+  return "events";  // seen since the last scan, held by something a scan cannot see
+}
+
 }  // namespace
+
+std::string renderNamespacesJson(
+    const tuners::netns::NetnsTable& table,
+    const std::vector<std::pair<proto::TunerId, std::string>>& tunerNames) {
+  std::ostringstream out;
+  out << "[";
+  const char* sep = "\n";
+  for (const auto& [cookie, ns] : table.all()) {
+    out << sep << "    {\"cookie\": " << cookie << ", \"inode\": " << ns.inum
+        << ", \"name\": " << quoted(ns.name)
+        << ", \"state\": " << (ns.gone ? "\"gone\"" : "\"present\"")
+        << ", \"held_by\": " << quoted(heldBy(ns)) << ", \"events\": " << ns.events
+        << ", \"tuners\": {";
+    const char* tsep = "";
+    for (const auto& [id, name] : tunerNames) {
+      out << tsep << quoted(name) << ": "
+          << quoted(tuners::netns::stateName(table.state(id, cookie)));
+      tsep = ", ";
+    }
+    out << "}}";
+    sep = ",\n";
+  }
+  out << (table.all().empty() ? "]" : "\n  ]");
+  return out.str();
+}
 
 void LatencyStats::add(uint64_t us) {
   minUs = count == 0 ? us : std::min(minUs, us);
@@ -107,14 +146,14 @@ std::string renderStatusJson(const StatusSnapshot& s) {
       << "},\n  \"ringbuf_events\": " << s.ringbufEvents
       << ",\n  \"unknown_tuner_events\": " << s.unknownTunerEvents << ",\n  \"tuners\": ";
   renderList(out, s.tuners, renderTuner);
-  out << ",\n  \"foreign_netns\": [";
-  const char* sep = "";
-  for (const auto& [cookie, count] : s.foreignNetnsEvents) {
-    out << sep << "\n    {\"cookie\": " << cookie << ", \"events\": " << count
-        << ", \"reason\": " << quoted(FOREIGN_NETNS_REASON) << "}";
-    sep = ",";
-  }
-  out << (s.foreignNetnsEvents.empty() ? "" : "\n  ") << "],\n  \"bpf\": ";
+  const NetnsSummary& n = s.netns;
+  out << ",\n  \"netns\": {\"present\": " << n.present << ", \"gone\": " << n.gone
+      << ", \"discovery_ms\": " << n.discoveryMs << ", \"scans\": " << n.scans
+      << ", \"last_scan_us\": " << n.lastScanUs << ", \"appeared\": " << n.appeared
+      << ", \"disappeared\": " << n.disappeared << ", \"sysctl_watch\": " << quoted(n.sysctlWatch)
+      << ", \"resume_epoch\": " << (n.resumeEpoch.empty() ? "null" : n.resumeEpoch) << "}";
+  out << ",\n  \"namespaces\": " << (s.namespacesJson.empty() ? "[]" : s.namespacesJson);
+  out << ",\n  \"bpf\": ";
   renderList(out, s.objects, renderObject);
   out << "\n}\n";
   return out.str();

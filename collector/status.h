@@ -10,14 +10,10 @@
 #include <vector>
 
 #include "bpf_object.h"
+#include "netns_table.h"
 #include "result.h"
 
 namespace bpftune::collector {
-
-inline constexpr const char* FOREIGN_NETNS_REASON =
-    "not acted on: writes inside other namespaces come with issue 3";
-inline constexpr const char* STATE_ACTIVE = "active";
-inline constexpr const char* STATE_OVERRIDDEN = "disabled: value changed by someone else";
 
 // Time from limit hit (BPF timestamp) to change applied, journal fsync included.
 struct LatencyStats {
@@ -31,13 +27,15 @@ struct LatencyStats {
 
 struct TunerStatus {
   std::string name;
-  std::map<uint64_t, std::string> netnsState;  // cookie -> STATE_*
+  std::map<uint64_t, std::string> netnsState;  // cookie -> netns::stateName, where it had events
+                                               // or is not active
   uint64_t events = 0;
   uint64_t proposals = 0;
   uint64_t applied = 0;
   std::map<std::string, uint64_t> refused;  // status name -> count
   uint64_t droppedDisconnected = 0;         // proposals not sent: actuator down
   uint64_t skippedDisabled = 0;             // events for a netns where the tuner is disabled
+  uint64_t adminOverrides = 0;              // writes by others to a tunable it manages
   LatencyStats latency;
 };
 
@@ -46,6 +44,20 @@ struct ObjectStatus {
   std::vector<std::string> programs;
   std::vector<HookCounters> hooks;
   EventCounters events;
+};
+
+// Namespace tracking at a glance; the per-namespace table is rendered separately
+// (renderNamespacesJson) and only when it changed.
+struct NetnsSummary {
+  size_t present = 0;
+  size_t gone = 0;
+  uint64_t discoveryMs = 0;  // the first scan, at start
+  uint64_t scans = 0;
+  uint64_t lastScanUs = 0;
+  uint64_t appeared = 0;  // since start, after the first scan
+  uint64_t disappeared = 0;
+  std::string sysctlWatch;  // "attached to PATH" or "unavailable: why"
+  std::string resumeEpoch;  // "" until the actuator answered once
 };
 
 struct StatusSnapshot {
@@ -61,11 +73,16 @@ struct StatusSnapshot {
   uint64_t unknownTunerEvents = 0;
   int64_t freeBufferPages = 0;
   std::vector<TunerStatus> tuners;
-  std::map<uint64_t, uint64_t> foreignNetnsEvents;  // cookie -> events not acted on
+  NetnsSummary netns;
+  std::string namespacesJson;  // renderNamespacesJson
   std::vector<ObjectStatus> objects;
 };
 
 std::string renderStatusJson(const StatusSnapshot& status);
+// The "namespaces" array: one object per namespace with every tuner's state there.
+std::string renderNamespacesJson(
+    const tuners::netns::NetnsTable& table,
+    const std::vector<std::pair<proto::TunerId, std::string>>& tunerNames);
 std::string jsonEscape(std::string_view text);
 
 // Writes path.tmp, fsyncs it and renames it over path.

@@ -99,12 +99,15 @@ std::optional<Refusal> checkRequest(const Policy& policy,
   if (auto refusal = checkIdentity(r)) {
     return refusal;
   }
-  if (r.netnsCookie != ownNetnsCookie) {
-    return refuse("netnsCookie",
-                  static_cast<int64_t>(ownNetnsCookie),
-                  "netnsCookie: only the actuator's namespace " + std::to_string(ownNetnsCookie) +
-                      " is writable (per-namespace writes: issue 3); request named " +
-                      std::to_string(r.netnsCookie));
+  if (r.netnsCookie == 0) {
+    return refuse("netnsCookie", 0, "netnsCookie: 0 names no network namespace");
+  }
+  if (!info->perNetns && r.netnsCookie != ownNetnsCookie) {
+    return refuse(
+        "netnsCookie",
+        static_cast<int64_t>(ownNetnsCookie),
+        "netnsCookie: " + std::string(info->name) + " exists only in the init namespace (cookie " +
+            std::to_string(ownNetnsCookie) + "); request named " + std::to_string(r.netnsCookie));
   }
   if (r.count != info->count) {
     return refuse("count",
@@ -157,8 +160,8 @@ std::optional<Refusal> checkStep(const Limits& limits,
   return std::nullopt;
 }
 
-void RateLimiter::expire(TunableId id, int64_t windowNs, int64_t nowNs) {
-  auto& times = accepted[id];
+void RateLimiter::expire(const Key& key, int64_t windowNs, int64_t nowNs) {
+  auto& times = accepted[key];
   while (!times.empty() && times.front() <= nowNs - windowNs) {
     times.pop_front();
   }
@@ -166,10 +169,12 @@ void RateLimiter::expire(TunableId id, int64_t windowNs, int64_t nowNs) {
 
 std::optional<Refusal> RateLimiter::check(const Limits& limits,
                                           const TunableInfo& info,
-                                          int64_t nowNs) {
+                                          int64_t nowNs,
+                                          uint64_t netns) {
   int64_t windowNs = static_cast<int64_t>(limits.rateWindowSeconds) * NS_PER_SECOND;
-  expire(info.id, windowNs, nowNs);
-  size_t inWindow = accepted[info.id].size();
+  Key key{netns, info.id};
+  expire(key, windowNs, nowNs);
+  size_t inWindow = accepted[key].size();
   if (inWindow >= limits.rateCount) {
     return refuse("tunable",
                   limits.rateCount,
@@ -181,8 +186,8 @@ std::optional<Refusal> RateLimiter::check(const Limits& limits,
   return std::nullopt;
 }
 
-void RateLimiter::record(TunableId id, int64_t nowNs) {
-  accepted[id].push_back(nowNs);
+void RateLimiter::record(TunableId id, int64_t nowNs, uint64_t netns) {
+  accepted[{netns, id}].push_back(nowNs);
 }
 
 std::string valuesText(const Values& values, uint8_t count) {

@@ -24,6 +24,7 @@ struct SetSysctl {
   uint8_t count = 0;
   Values expected{};
   Values newValues{};
+  uint64_t causeNetnsCookie = 0;  // netns whose event caused it (0: netnsCookie)
 };
 
 // Why a request is refused: the request field, the bound crossed (0 when none) and a sentence
@@ -35,7 +36,7 @@ struct Refusal {
 };
 
 // Identity, netns, count, bounds and ordering; everything that needs no live value.
-// ownNetnsCookie: the only namespace this actuator writes.
+// ownNetnsCookie: the init namespace, the only one holding global tunables.
 std::optional<Refusal> checkRequest(const Policy& policy,
                                     const SetSysctl& request,
                                     uint64_t ownNetnsCookie);
@@ -49,14 +50,19 @@ std::optional<Refusal> checkStep(const Limits& limits,
                                  const Values& next);
 
 // Accepted-change rate per tunable in a sliding window.
+// Per (network namespace, tunable): one busy container does not starve the others.
 class RateLimiter {
 public:
-  std::optional<Refusal> check(const Limits& limits, const TunableInfo& info, int64_t nowNs);
-  void record(TunableId id, int64_t nowNs);
+  std::optional<Refusal> check(const Limits& limits,
+                               const TunableInfo& info,
+                               int64_t nowNs,
+                               uint64_t netns = 0);
+  void record(TunableId id, int64_t nowNs, uint64_t netns = 0);
 
 private:
-  void expire(TunableId id, int64_t windowNs, int64_t nowNs);
-  std::map<TunableId, std::deque<int64_t>> accepted;
+  using Key = std::pair<uint64_t, TunableId>;
+  void expire(const Key& key, int64_t windowNs, int64_t nowNs);
+  std::map<Key, std::deque<int64_t>> accepted;
 };
 
 std::string valuesText(const Values& values, uint8_t count);

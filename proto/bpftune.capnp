@@ -46,9 +46,28 @@ struct Request {
       new0 @9 :Int64;         # values to write
       new1 @10 :Int64;
       new2 @11 :Int64;
+      causeNetnsCookie @14 :UInt64;  # netns whose event caused it (0: netnsCookie itself); a
+                                     # global tunable is written in the init netns for any cause
     }
-    ping @12 :Void;           # liveness check; no side effect
+    ping @12 :Void;           # liveness check; no side effect (the reply carries resumeEpoch)
     rollback @13 :Void;       # admin socket only: restore every original of this boot
+    reportOverride :group {   # collector: someone else wrote a tunable a tuner manages
+      tuner @15 :TunerId;
+      netnsCookie @16 :UInt64;  # the writer's netns (where a per-netns tunable changed)
+      tunable @17 :TunableId;
+      writerPid @18 :Int32;
+      writerUid @19 :UInt32;
+      writerComm @20 :UInt64;   # up to 8 bytes of the writer's comm, little endian, NUL padded
+      writerComm2 @21 :UInt64;  # bytes 8..15
+      count @22 :UInt8;         # values parsed from what the writer wrote (0: unparsable)
+      value0 @23 :Int64;
+      value1 @24 :Int64;
+      value2 @25 :Int64;
+    }
+    resume :group {           # admin socket only: hand control back after an override
+      tuner @26 :TunerId;
+      netnsCookie @27 :UInt64;  # 0: every namespace (also lifts a pause left by rollback)
+    }
   }
 }
 
@@ -58,7 +77,8 @@ enum Status {
   overridden @2;  # live value differs from what bpftune last wrote: someone else changed it
   stale @3;       # live value differs from what the requester expected: read again
   failed @4;      # the write itself failed (errno in `error`), journaled as such
-  paused @5;      # an administrator rolled back: no changes until the actuator restarts
+  paused @5;      # an administrator rolled back: no changes until `bpftune resume`
+  gone @6;        # the network namespace no longer exists
 }
 
 struct Reply {
@@ -73,6 +93,7 @@ struct Reply {
   value2 @8 :Int64;
   journalSeq @9 :UInt64;  # sequence number of the OUTCOME record (0 when nothing was journaled)
   error @10 :Int32;       # errno of a failed write
+  resumeEpoch @11 :UInt64;  # number of resume records this boot: a change means re-enable
 }
 
 enum RecordKind {
@@ -80,6 +101,8 @@ enum RecordKind {
   outcome @1;    # result of the write, read back
   recovered @2;  # an intent of this boot found without outcome at start, resolved from the live value
   start @3;      # an actuator started (boot id, pid, seccomp digest)
+  override @4;   # someone else changed a managed tunable: bpftune leaves it alone
+  resume @5;     # an administrator handed control back (the live value becomes the baseline)
 }
 
 enum OutcomeResult {
@@ -87,6 +110,7 @@ enum OutcomeResult {
   notApplied @1;   # live value equals the old value
   writeFailed @2;  # the write returned an error
   mismatch @3;     # live value is neither old nor new
+  netnsGone @4;    # the network namespace vanished before or during the write
 }
 
 struct JournalRecord {
@@ -116,4 +140,16 @@ struct JournalRecord {
   actual2 @23 :Int64;
   actuatorPid @24 :Int32;      # start records
   filterDigest @25 :Data;      # start records: SHA-256 of the seccomp BPF program
+  causeNetnsCookie @26 :UInt64;  # netns whose event caused the change (global tunables)
+  netnsInode @27 :UInt32;        # inode of the netns (as `lsns`/`ip netns identify` show it)
+  writerPid @28 :Int32;          # override records: who wrote (0: detected by compare-and-set)
+  writerUid @29 :UInt32;
+  writerComm @30 :Text;          # sanitized, at most 16 bytes
+  overrideSource @31 :OverrideSource;
+}
+
+enum OverrideSource {
+  none @0;
+  sysctlHook @1;      # the collector's cgroup/sysctl program saw the write
+  compareAndSet @2;   # the live value differed from bpftune's last write
 }

@@ -11,5 +11,8 @@ int journalCommand(const Options& options);
 int verifyCommand(const Options& options);
 int rollbackCommand(const Options& options);
 int supportCommand(const Options& options);
+int summaryCommand(const Options& options);
+int exportCommand(const Options& options);
+int resumeCommand(const Options& options);
 
 }  // namespace bpftune::cli

@@ -35,6 +35,12 @@ int runCli(const std::vector<std::string>& args) {
       return bpftune::cli::rollbackCommand(*options);
     case Command::SUPPORT:
       return bpftune::cli::supportCommand(*options);
+    case Command::SUMMARY:
+      return bpftune::cli::summaryCommand(*options);
+    case Command::EXPORT:
+      return bpftune::cli::exportCommand(*options);
+    case Command::RESUME:
+      return bpftune::cli::resumeCommand(*options);
     case Command::VERSION:
       std::cout << "bpftune " << BPFTUNE_VERSION << '\n';
       return 0;

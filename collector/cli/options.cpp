@@ -15,6 +15,9 @@ const std::map<std::string_view, Command>& commandNames() {
       {"verify", Command::VERIFY},
       {"rollback", Command::ROLLBACK},
       {"support", Command::SUPPORT},
+      {"summary", Command::SUMMARY},
+      {"export", Command::EXPORT},
+      {"resume", Command::RESUME},
       {"help", Command::HELP},
       {"--help", Command::HELP},
       {"-h", Command::HELP},
@@ -38,6 +41,10 @@ bool accepts(Command command, std::string_view flag) {
       return flag == "--json";
     case Command::ROLLBACK:
       return flag == "--policy" || flag == "--user" || flag == "--collector-user";
+    case Command::RESUME:
+      return flag == "--netns";
+    case Command::EXPORT:
+      return flag == "--sysctl-d";
     default:
       return false;
   }
@@ -46,7 +53,7 @@ bool accepts(Command command, std::string_view flag) {
 bool takesValue(std::string_view flag) {
   return flag == "--run-dir" || flag == "--state-dir" || flag == "--bin-dir" ||
          flag == "--learning-rate" || flag == "--policy" || flag == "--user" ||
-         flag == "--collector-user";
+         flag == "--collector-user" || flag == "--netns";
 }
 
 Result<int> parseLearningRate(std::string_view text) {
@@ -84,6 +91,13 @@ Status applyFlag(Options& options, std::string_view flag, const std::string& val
     options.json = true;
   } else if (flag == "--debug") {
     options.debug = true;
+  } else if (flag == "--netns") {
+    if (value.empty()) {
+      return makeError("--netns: expected a namespace cookie or an `ip netns` name");
+    }
+    options.netns = value;
+  } else if (flag == "--sysctl-d") {
+    options.sysctlD = true;
   }
   if ((flag == "--run-dir" || flag == "--state-dir" || flag == "--policy" || flag == "--bin-dir") &&
       (value.empty() || value[0] != '/')) {
@@ -107,6 +121,10 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
   for (size_t i = 1; i < args.size(); ++i) {
     std::string_view arg = args[i];
     std::string value;
+    if (options.command == Command::RESUME && !arg.starts_with("-") && options.tuner.empty()) {
+      options.tuner = std::string(arg);
+      continue;
+    }
     if (auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
       value = std::string(arg.substr(eq + 1));
       arg = arg.substr(0, eq);
@@ -123,6 +141,12 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
     if (!applied) {
       return applied.error();
     }
+  }
+  if (options.command == Command::RESUME && options.tuner.empty()) {
+    return makeError("resume: missing the tuner's name (e.g. bpftune resume tcp_buffer)");
+  }
+  if (options.command == Command::EXPORT && !options.sysctlD) {
+    return makeError("export: name the format (--sysctl-d)");
   }
   return options;
 }
@@ -141,6 +165,12 @@ const char* usageText() {
          "  verify     check the journal's hash chain; names the first bad record\n"
          "  rollback   restore every value bpftune changed in this boot (root)\n"
          "  support    which kernel hooks and features work here, and why not\n"
+         "  summary    per tuner, scenario and namespace: what changed, old -> new, overrides\n"
+         "  export --sysctl-d\n"
+         "             the learned values as a sysctl.d file (init namespace)\n"
+         "  resume TUNER [--netns COOKIE|NAME]\n"
+         "             hand control back after an administrator's change (root); without\n"
+         "             --netns: every namespace, and lifts the pause left by rollback\n"
          "  help, --version\n"
          "\n"
          "options of every command:\n"

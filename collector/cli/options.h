@@ -17,6 +17,9 @@ enum class Command {
   VERIFY,
   ROLLBACK,
   SUPPORT,
+  SUMMARY,
+  EXPORT,
+  RESUME,
   HELP,
   VERSION
 };
@@ -43,6 +46,9 @@ struct Options {
   bool debug = false;
   std::string actuatorUser = "bpftune";
   std::string collectorUser = "bpftune-collector";
+  std::string tuner;     // resume: which tuner
+  std::string netns;     // resume --netns: a cookie or an `ip netns` name (empty: every namespace)
+  bool sysctlD = false;  // export --sysctl-d
 };
 
 Result<Options> parseOptions(const std::vector<std::string>& args);

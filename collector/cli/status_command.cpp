@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <sstream>
 
@@ -26,6 +27,44 @@ void render(const nlohmann::json& node, const std::string& indent, std::ostream&
     } else {
       out << indent << key << ": " << it->dump() << '\n';
     }
+  }
+}
+
+std::string field(const nlohmann::json& node, const char* key) {
+  if (!node.contains(key)) {
+    return "";
+  }
+  const nlohmann::json& value = node[key];
+  std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+  // The collector is not trusted to keep a terminal sane: names come from mount paths.
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) == 0x7f) {
+      c = '?';
+    }
+  }
+  return text;
+}
+
+// One line per namespace: with 1000 namespaces the generic rendering would be 9000 lines.
+void renderNamespaces(const nlohmann::json& namespaces, std::ostream& out) {
+  out << "namespaces:\n  " << std::left << std::setw(10) << "cookie" << std::setw(12) << "inode"
+      << std::setw(9) << "state" << std::setw(12) << "held_by" << std::setw(8) << "events"
+      << "name / tuners\n";
+  for (const nlohmann::json& ns : namespaces) {
+    if (!ns.is_object()) {
+      continue;
+    }
+    std::string tuners;
+    if (ns.contains("tuners") && ns["tuners"].is_object()) {
+      for (auto it = ns["tuners"].begin(); it != ns["tuners"].end(); ++it) {
+        tuners += " " + it.key() + "=" + (it->is_string() ? it->get<std::string>() : it->dump());
+      }
+    }
+    std::string name = field(ns, "name");
+    out << "  " << std::setw(10) << field(ns, "cookie") << std::setw(12) << field(ns, "inode")
+        << std::setw(9) << field(ns, "state") << std::setw(12) << field(ns, "held_by")
+        << std::setw(8) << field(ns, "events") << (name.empty() ? "-" : name) << " "
+        << tuners.substr(tuners.empty() ? 0 : 1) << '\n';
   }
 }
 
@@ -71,7 +110,15 @@ int statusCommand(const Options& options) {
   if (auto warning = staleness(path, status); !warning.empty()) {
     std::cout << warning << '\n';
   }
+  nlohmann::json namespaces;
+  if (status.is_object() && status.contains("namespaces") && status["namespaces"].is_array()) {
+    namespaces = status["namespaces"];
+    status.erase("namespaces");
+  }
   render(status, "", std::cout);
+  if (!namespaces.is_null()) {
+    renderNamespaces(namespaces, std::cout);
+  }
   return 0;
 }
 

@@ -2,18 +2,34 @@
 
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include "journal_file.h"
+#include "netns_names.h"
 #include "tunable_table.h"
 
 namespace bpftune::cli {
 namespace {
 
+using Key = std::pair<uint64_t, proto::TunableId>;
+
 struct Change {
   const journal::Record* firstIntent = nullptr;
   journal::Values current{};
-  std::map<proto::ScenarioId, int> applied;
   uint64_t lastSeq = 0;
+};
+
+struct Override {
+  const journal::Record* record = nullptr;
+  bool resumed = false;
+};
+
+struct BootView {
+  uint64_t initCookie = 0;  // the actuator's namespace, from its start record
+  std::map<Key, Change> changes;
+  // (tuner, scenario, netns) -> applied changes
+  std::map<std::tuple<proto::TunerId, proto::ScenarioId, uint64_t>, int> counts;
+  std::vector<Override> overrides;
 };
 
 std::string valuesText(const journal::Values& values, uint8_t count) {
@@ -24,86 +40,195 @@ std::string valuesText(const journal::Values& values, uint8_t count) {
   return text;
 }
 
-using Key = std::pair<uint64_t, proto::TunableId>;
+std::string tunableName(proto::TunableId id) {
+  const auto* info = policy::findTunable(id);
+  return info != nullptr ? std::string(info->name) : "unknown tunable";
+}
 
-std::map<Key, Change> collect(const std::vector<journal::Record>& records,
-                              const journal::BootId& boot) {
+std::string netnsText(uint64_t cookie, const BootView& view, const NetnsNames& names) {
+  std::string text = "netns " + std::to_string(cookie);
+  if (auto it = names.find(cookie); it != names.end()) {
+    text += " (" + it->second + ")";
+  } else if (cookie == view.initCookie) {
+    text += " (init)";
+  }
+  return text;
+}
+
+void applyOutcome(BootView& view,
+                  const journal::Record& record,
+                  const std::map<uint64_t, const journal::Record*>& intents) {
+  auto intent = intents.find(record.intentSeq);
+  if (intent == intents.end() || record.result != proto::OutcomeResult::APPLIED) {
+    return;
+  }
+  const journal::Record& i = *intent->second;
+  Change& change = view.changes[{i.netnsCookie, i.tunable}];
+  change.current = record.actual;
+  change.lastSeq = record.seq;
+  view.counts[{
+      i.tuner, i.scenario, i.causeNetnsCookie != 0 ? i.causeNetnsCookie : i.netnsCookie}]++;
+}
+
+BootView collect(const std::vector<journal::Record>& records, const journal::BootId& boot) {
+  BootView view;
   std::map<uint64_t, const journal::Record*> intents;
-  std::map<Key, Change> changes;
   for (const auto& record : records) {
     if (record.bootId != boot) {
       continue;
     }
-    if (record.kind == proto::RecordKind::INTENT) {
-      intents[record.seq] = &record;
-      Change& change = changes[{record.netnsCookie, record.tunable}];
-      if (change.firstIntent == nullptr) {
-        change.firstIntent = &record;
-        change.current = record.oldValues;
+    switch (record.kind) {
+      case proto::RecordKind::START:
+        view.initCookie = record.netnsCookie;
+        break;
+      case proto::RecordKind::INTENT: {
+        intents[record.seq] = &record;
+        Change& change = view.changes[{record.netnsCookie, record.tunable}];
+        if (change.firstIntent == nullptr) {
+          change.firstIntent = &record;
+          change.current = record.oldValues;
+        }
+        break;
       }
-      continue;
+      case proto::RecordKind::OUTCOME:
+      case proto::RecordKind::RECOVERED:
+        applyOutcome(view, record, intents);
+        break;
+      case proto::RecordKind::OVERRIDE:
+        view.overrides.push_back({&record, false});
+        if (auto it = view.changes.find({record.netnsCookie, record.tunable});
+            it != view.changes.end()) {
+          it->second.current = record.actual;
+        }
+        break;
+      case proto::RecordKind::RESUME:
+        for (auto& o : view.overrides) {
+          bool sameKey =
+              o.record->netnsCookie == record.netnsCookie && o.record->tunable == record.tunable;
+          o.resumed = o.resumed || (record.count != 0 && sameKey) ||
+                      (record.count == 0 && record.netnsCookie == 0);
+        }
+        break;
     }
-    bool resolves =
-        record.kind == proto::RecordKind::OUTCOME || record.kind == proto::RecordKind::RECOVERED;
-    auto intent = intents.find(record.intentSeq);
-    if (!resolves || intent == intents.end() || record.result != proto::OutcomeResult::APPLIED) {
-      continue;
-    }
-    Change& change = changes[{intent->second->netnsCookie, intent->second->tunable}];
-    change.current = record.actual;
-    change.applied[intent->second->scenario]++;
-    change.lastSeq = record.seq;
   }
-  return changes;
+  return view;
+}
+
+void printCounts(std::ostringstream& out, const BootView& view, const NetnsNames& names) {
+  out << "# Applied changes per tuner, scenario and namespace (the namespace whose event caused "
+         "it):\n";
+  for (const auto& [key, times] : view.counts) {
+    const auto& [tuner, scenario, cookie] = key;
+    out << "#   " << policy::tunerName(tuner) << ": '" << policy::scenarioName(scenario) << "' in "
+        << netnsText(cookie, view, names) << ": " << times << "\n";
+  }
+}
+
+void printChanges(std::ostringstream& out, const BootView& view, const NetnsNames& names) {
+  out << "# Changed tunables (old -> now):\n";
+  for (const auto& [key, change] : view.changes) {
+    std::string name = tunableName(key.second);
+    uint8_t count = change.firstIntent->count;
+    std::string from = valuesText(change.firstIntent->oldValues, count);
+    std::string to = valuesText(change.current, count);
+    out << "#   " << name << " in " << netnsText(key.first, view, names) << ": (" << from
+        << ") -> (" << to << ")" << (from == to ? " (back at its original value)" : "") << "\n";
+  }
+}
+
+void printOverrides(std::ostringstream& out, const BootView& view, const NetnsNames& names) {
+  if (view.overrides.empty()) {
+    return;
+  }
+  out << "# Administrator overrides (bpftune left these alone):\n";
+  for (const auto& o : view.overrides) {
+    const journal::Record& r = *o.record;
+    std::string who = r.writerPid != 0 ? "pid " + std::to_string(r.writerPid) + " '" +
+                                             r.writerComm + "' uid " + std::to_string(r.writerUid)
+                                       : "an unseen writer (compare-and-set)";
+    out << "#   " << tunableName(r.tunable) << " in " << netnsText(r.netnsCookie, view, names)
+        << " set to (" << valuesText(r.actual, r.count) << ") by " << who
+        << (o.resumed ? "; resumed since" : "; tuner stopped there until `bpftune resume`") << "\n";
+  }
 }
 
 }  // namespace
 
-std::string summarize(const std::vector<journal::Record>& records, const journal::BootId& boot) {
-  auto changes = collect(records, boot);
+std::string exportSysctlD(const std::vector<journal::Record>& records,
+                          const journal::BootId& boot,
+                          const NetnsNames& names) {
+  BootView view = collect(records, boot);
   std::ostringstream out;
-  out << "# Summary of changes made by bpftune in this boot (from the journal):\n";
-  if (changes.empty()) {
-    out << "# no changes\n";
-    return out.str();
-  }
-  for (const auto& [key, change] : changes) {
-    const auto* info = policy::findTunable(key.second);
-    std::string name = info != nullptr ? std::string(info->name) : "unknown tunable";
+  out << "# Written by `bpftune export --sysctl-d`: values bpftune learned in this boot.\n"
+         "# Install as /etc/sysctl.d/90-bpftune.conf to keep them after a reboot.\n";
+  size_t settings = 0;
+  for (const auto& [key, change] : view.changes) {
     uint8_t count = change.firstIntent->count;
-    std::string from = valuesText(change.firstIntent->oldValues, count);
-    std::string to = valuesText(change.current, count);
-    out << "# " << name << " in netns " << key.first << ":\n";
-    for (const auto& [scenario, times] : change.applied) {
-      out << "#   scenario '" << policy::scenarioName(scenario) << "' applied " << times
-          << " time(s)\n";
-    }
-    if (from == to) {
-      out << "#   now at its original value (" << from << ")\n";
+    if (valuesText(change.current, count) == valuesText(change.firstIntent->oldValues, count)) {
       continue;
     }
-    out << "#   changed from (" << from << ") -> (" << to << ")\n";
-    out << "#   to replicate on another system: sysctl -w " << name << "=\"" << to << "\"\n";
-    out << "#   to restore the original: sysctl -w " << name << "=\"" << from << "\"\n";
+    std::string line = tunableName(key.second) + " = " + valuesText(change.current, count);
+    if (key.first == view.initCookie) {
+      out << line << "\n";
+      ++settings;
+    } else {
+      out << "# " << netnsText(key.first, view, names)
+          << " (sysctl.d applies to the init namespace only; set it in that container's own "
+             "configuration): "
+          << line << "\n";
+    }
+  }
+  if (settings == 0) {
+    out << "# nothing learned in the init namespace\n";
   }
   return out.str();
 }
 
-std::string summarizeJournal(const std::string& journalPath) {
+std::string summarize(const std::vector<journal::Record>& records,
+                      const journal::BootId& boot,
+                      const NetnsNames& names) {
+  BootView view = collect(records, boot);
+  std::ostringstream out;
+  out << "# Summary of changes made by bpftune in this boot (from the journal):\n";
+  if (view.changes.empty() && view.overrides.empty()) {
+    out << "# no changes\n";
+    return out.str();
+  }
+  printCounts(out, view, names);
+  printChanges(out, view, names);
+  printOverrides(out, view, names);
+  out << "# To make the learned values permanent (also `bpftune export --sysctl-d`):\n";
+  out << exportSysctlD(records, boot, names);
+  return out.str();
+}
+
+namespace {
+
+Result<std::vector<journal::Record>> readRecords(const std::string& journalPath) {
   auto journal = journal::readJournal(journalPath);
   if (!journal) {
-    return "# no summary: " + describe(journal.error()) + "\n";
-  }
-  auto boot = journal::readBootId();
-  if (!boot) {
-    return "# no summary: " + describe(boot.error()) + "\n";
+    return journal.error();
   }
   std::vector<journal::Record> records;
   records.reserve(journal->records.size());
   for (const auto& stored : journal->records) {
     records.push_back(stored.record);
   }
-  return summarize(records, *boot);
+  return records;
+}
+
+}  // namespace
+
+std::string summarizeJournal(const std::string& journalPath) {
+  auto records = readRecords(journalPath);
+  if (!records) {
+    return "# no summary: " + describe(records.error()) + "\n";
+  }
+  auto boot = journal::readBootId();
+  if (!boot) {
+    return "# no summary: " + describe(boot.error()) + "\n";
+  }
+  return summarize(*records, *boot, netnsNames());
 }
 
 }  // namespace bpftune::cli

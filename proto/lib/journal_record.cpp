@@ -23,6 +23,31 @@ namespace {
 // A record is about 40 words; anything much larger is not ours.
 constexpr uint64_t TRAVERSAL_LIMIT_WORDS = 1024;
 constexpr size_t DIGEST_MAX = 64;
+constexpr size_t COMM_MAX = 16;
+
+std::string sourceName(proto::OverrideSource source) {
+  switch (source) {
+    case proto::OverrideSource::NONE:
+      return "none";
+    case proto::OverrideSource::SYSCTL_HOOK:
+      return "sysctlHook";
+    case proto::OverrideSource::COMPARE_AND_SET:
+      return "compareAndSet";
+  }
+  return "source#" + std::to_string(static_cast<unsigned>(source));
+}
+
+// Quotes a sanitized comm for JSON: sanitize() leaves printable ASCII, so only " and \ remain.
+std::string jsonEscaped(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+    }
+    out += c;
+  }
+  return out;
+}
 
 void setValues(proto::JournalRecord::Builder& b, const Record& r) {
   b.setOld0(r.oldValues[0]);
@@ -52,6 +77,10 @@ std::string kindName(proto::RecordKind kind) {
       return "recovered";
     case proto::RecordKind::START:
       return "start";
+    case proto::RecordKind::OVERRIDE:
+      return "override";
+    case proto::RecordKind::RESUME:
+      return "resume";
   }
   return "kind#" + std::to_string(static_cast<unsigned>(kind));
 }
@@ -66,6 +95,8 @@ std::string resultName(proto::OutcomeResult result) {
       return "writeFailed";
     case proto::OutcomeResult::MISMATCH:
       return "mismatch";
+    case proto::OutcomeResult::NETNS_GONE:
+      return "netnsGone";
   }
   return "result#" + std::to_string(static_cast<unsigned>(result));
 }
@@ -167,6 +198,14 @@ std::vector<uint8_t> encode(const Record& r) {
   if (!r.filterDigest.empty()) {
     b.setFilterDigest(kj::arrayPtr(r.filterDigest.data(), r.filterDigest.size()));
   }
+  b.setCauseNetnsCookie(r.causeNetnsCookie);
+  b.setNetnsInode(r.netnsInode);
+  b.setWriterPid(r.writerPid);
+  b.setWriterUid(r.writerUid);
+  if (!r.writerComm.empty()) {
+    b.setWriterComm(log::sanitize(r.writerComm.substr(0, COMM_MAX)));
+  }
+  b.setOverrideSource(r.overrideSource);
   auto words = capnp::messageToFlatArray(message);
   auto bytes = words.asBytes();
   return {bytes.begin(), bytes.end()};
@@ -211,6 +250,16 @@ Result<Record> decode(const uint8_t* data, size_t size) {
       return makeError("filterDigest too long");
     }
     r.filterDigest.assign(digest.begin(), digest.end());
+    r.causeNetnsCookie = in.getCauseNetnsCookie();
+    r.netnsInode = in.getNetnsInode();
+    r.writerPid = in.getWriterPid();
+    r.writerUid = in.getWriterUid();
+    auto comm = in.getWriterComm();
+    if (comm.size() > COMM_MAX) {
+      return makeError("writerComm longer than 16 bytes");
+    }
+    r.writerComm = log::sanitize(std::string_view(comm.cStr(), comm.size()));
+    r.overrideSource = in.getOverrideSource();
     return r;
   } catch (const kj::Exception& e) {
     return makeError("payload does not decode: " + log::sanitize(e.getDescription().cStr()));
@@ -226,7 +275,27 @@ std::string toText(const Record& r) {
   }
   line += " tuner=" + std::string(policy::tunerName(r.tuner));
   line += " scenario=\"" + std::string(policy::scenarioName(r.scenario)) + "\"";
-  line += " netns=" + std::to_string(r.netnsCookie) + " " + tunableText(r.tunable);
+  line += " netns=" + std::to_string(r.netnsCookie);
+  if (r.netnsInode != 0) {
+    line += " netns_inode=" + std::to_string(r.netnsInode);
+  }
+  if (r.causeNetnsCookie != 0 && r.causeNetnsCookie != r.netnsCookie) {
+    line += " cause_netns=" + std::to_string(r.causeNetnsCookie);
+  }
+  line += " " + tunableText(r.tunable);
+  if (r.kind == proto::RecordKind::OVERRIDE) {
+    line += " written=" + valuesText(r.newValues, r.count) +
+            " actual=" + valuesText(r.actual, r.count) + " source=" + sourceName(r.overrideSource) +
+            " writer=uid:" + std::to_string(r.writerUid) + ",pid:" + std::to_string(r.writerPid) +
+            ",comm:\"" + r.writerComm + "\"";
+    return line + " requester=uid:" + std::to_string(r.requesterUid) +
+           ",pid:" + std::to_string(r.requesterPid);
+  }
+  if (r.kind == proto::RecordKind::RESUME) {
+    return line + " baseline=" + valuesText(r.actual, r.count) +
+           " requester=uid:" + std::to_string(r.requesterUid) +
+           ",pid:" + std::to_string(r.requesterPid);
+  }
   line += " " + valuesText(r.oldValues, r.count) + " -> " + valuesText(r.newValues, r.count);
   if (r.kind != proto::RecordKind::INTENT) {
     line += " intent=" + std::to_string(r.intentSeq) + " result=" + resultName(r.result);
@@ -257,12 +326,25 @@ std::string toJson(const Record& r) {
   j.text("tuner", policy::tunerName(r.tuner));
   j.text("scenario", policy::scenarioName(r.scenario));
   j.number("netnsCookie", std::to_string(r.netnsCookie));
+  j.number("netnsInode", std::to_string(r.netnsInode));
+  j.number("causeNetnsCookie",
+           std::to_string(r.causeNetnsCookie != 0 ? r.causeNetnsCookie : r.netnsCookie));
   j.text("tunable", tunableText(r.tunable));
+  if (r.kind == proto::RecordKind::OVERRIDE) {
+    j.text("source", sourceName(r.overrideSource));
+    j.number("writerPid", std::to_string(r.writerPid));
+    j.number("writerUid", std::to_string(r.writerUid));
+    j.text("writerComm", jsonEscaped(r.writerComm));
+  }
   j.number("count", std::to_string(r.count));
   j.number("old", valuesJson(r.oldValues, r.count));
   j.number("new", valuesJson(r.newValues, r.count));
   j.number("requesterPid", std::to_string(r.requesterPid));
   j.number("requesterUid", std::to_string(r.requesterUid));
+  if (r.kind == proto::RecordKind::OVERRIDE || r.kind == proto::RecordKind::RESUME) {
+    j.number("actual", valuesJson(r.actual, r.count));
+    return j.finish();
+  }
   if (r.kind != proto::RecordKind::INTENT) {
     j.number("intentSeq", std::to_string(r.intentSeq));
     j.text("result", resultName(r.result));

@@ -36,6 +36,12 @@ struct Record {
   Values actual{};
   int32_t actuatorPid = 0;
   std::vector<uint8_t> filterDigest;  // 32 bytes in start records, else empty
+  uint64_t causeNetnsCookie = 0;      // netns whose event caused the change (0: netnsCookie)
+  uint32_t netnsInode = 0;            // inode of netnsCookie's namespace (0: unknown)
+  int32_t writerPid = 0;              // override records: who wrote (0: unknown)
+  uint32_t writerUid = 0;
+  std::string writerComm;  // override records: sanitized, at most 16 bytes
+  proto::OverrideSource overrideSource = proto::OverrideSource::NONE;
 
   bool operator==(const Record& other) const = default;
 };

@@ -46,6 +46,10 @@ require_env() {
 }
 
 in_a() { nsenter --net="/run/netns/$NS_A" "$@"; }
+# Where the daemon pair runs: netns A (a private "host"), or with HOST_DAEMONS=1 the real init
+# namespace, where it sees and tunes every namespace as in production. A command prefix, not a
+# function, so that `$!` of a backgrounded daemon is the daemon itself (nsenter execs).
+daemon_ns() { [ -n "${HOST_DAEMONS:-}" ] || echo "nsenter --net=/run/netns/$NS_A"; }
 in_b() { nsenter --net="/run/netns/$NS_B" "$@"; }
 
 cleanup() {
@@ -117,7 +121,7 @@ set_sysctl_a() { in_a sh -c "echo '$2' > /proc/sys/net/ipv4/$1"; }
 start_actuator() {
   # Sockets left by a killed actuator would make the wait below return before the new one runs.
   rm -f "$RUN_DIR/actuator.sock" "$RUN_DIR/admin.sock"
-  nsenter --net="/run/netns/$NS_A" "$ACTUATOR" --socket "$RUN_DIR/actuator.sock" --admin-socket "$RUN_DIR/admin.sock" \
+  $(daemon_ns) "$ACTUATOR" --socket "$RUN_DIR/actuator.sock" --admin-socket "$RUN_DIR/admin.sock" \
     --journal "$JOURNAL" --policy "${POLICY:-$SOURCE_DIR/policy/default.policy}" \
     >>"$WORK/actuator.log" 2>&1 &
   ACT_PID=$!
@@ -130,7 +134,7 @@ start_actuator() {
 }
 
 start_collector() {
-  nsenter --net="/run/netns/$NS_A" "$COLLECTOR" --socket "$RUN_DIR/actuator.sock" --status "$STATUS" \
+  $(daemon_ns) "$COLLECTOR" --socket "$RUN_DIR/actuator.sock" --status "$STATUS" \
     --learning-rate "${LEARNING_RATE:-4}" >>"$WORK/collector.log" 2>&1 &
   COL_PID=$!
   for _ in $(seq 1 100); do
@@ -196,3 +200,20 @@ rollback_offline() {
 }
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+fd_count() { ls "/proc/$1/fd" | wc -l; }
+# The netns cookie of /run/netns/$1 (NS_GET_ID), via the CLI-independent python ioctl.
+netns_cookie() {
+  python3 -c 'import fcntl,struct,sys
+fd=open(sys.argv[1],"rb")
+buf=fcntl.ioctl(fd.fileno(),(2<<30)|(8<<16)|(0xb7<<8)|13,bytes(8))
+print(struct.unpack("Q",buf)[0])' "$1"
+}
+# Waits up to $2 seconds for a pattern in a log file.
+wait_for_log() {
+  local pattern=$1 secs=$2 file=${3:-$WORK/collector.log}
+  for _ in $(seq 1 $(( secs * 10 ))); do
+    grep -q -- "$pattern" "$file" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}

@@ -1,6 +1,8 @@
-// Test tool for fsync_failure.sh: sends one valid setSysctl for net.ipv4.tcp_rmem (max + 10 %)
-// to the actuator's collector socket, as the collector would. Run it inside the actuator's
-// network namespace as the collector user: it reads the live value and the netns cookie there.
+// Test tool for fsync_failure.sh and many_netns.sh: sends one valid setSysctl for
+// net.ipv4.tcp_rmem (max + 10 %) to the actuator's collector socket, as the collector would. Run
+// it as the collector user inside the namespace to change: it reads the live value and the netns
+// cookie there. `--repeat N` sends N changes (max +10 %, back, ...) and prints the mean round trip
+// per write, for the per-write cost with many namespaces.
 // Exit: 0 a reply arrived (status printed), 3 the connection closed without a reply,
 // 1 any other error, 2 usage.
 #include <sys/socket.h>
@@ -8,6 +10,7 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <fstream>
 #include <iostream>
@@ -41,10 +44,38 @@ std::string valuesText(const std::array<int64_t, 3>& v) {
 
 }  // namespace
 
+// Alternates the max between its value and +10 %, each request expecting the previous one.
+int repeat(bpftune::actuator::ActuatorClient& client,
+           bpftune::actuator::SetSysctlArgs args,
+           int count) {
+  const int64_t base = args.expected[2];
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < count; ++i) {
+    args.newValues = args.expected;
+    args.newValues[2] = args.expected[2] == base ? base + base / 10 : base;
+    auto reply = client.setSysctl(args);
+    if (!reply || reply->status != bpftune::proto::Status::OK) {
+      std::cerr << "send_request: request " << i
+                << " failed: " << (reply ? reply->reason : bpftune::describe(reply.error()))
+                << "\n";
+      return 1;
+    }
+    args.expected = args.newValues;
+  }
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                  start)
+                .count();
+  std::cout << "per_write_us=" << us / count << " writes=" << count << std::endl;
+  return 0;
+}
+
 int main(int argc, char** argv) {
   using bpftune::actuator::ActuatorClient;
-  if (argc != 2) {
-    std::cerr << "usage: send_request COLLECTOR_SOCKET\n";
+  int repeatCount = 0;
+  if (argc == 4 && std::string(argv[2]) == "--repeat") {
+    repeatCount = std::stoi(argv[3]);
+  } else if (argc != 2) {
+    std::cerr << "usage: send_request COLLECTOR_SOCKET [--repeat N]\n";
     return 2;
   }
   bpftune::actuator::SetSysctlArgs args;
@@ -68,6 +99,9 @@ int main(int argc, char** argv) {
   if (!client) {
     std::cerr << "send_request: " << bpftune::describe(client.error()) << "\n";
     return 1;
+  }
+  if (repeatCount > 0) {
+    return repeat(*client, args, repeatCount);
   }
   auto reply = client->setSysctl(args);
   if (!reply) {

@@ -100,10 +100,68 @@ TEST(Summary, ReportsFirstOriginalAndLastAppliedValue) {
       outcome(4, 3, {4096, 131072, 163840}, proto::OutcomeResult::WRITE_FAILED),
   };
   std::string text = summarize(records, journal::BootId{});
-  EXPECT_NE(text.find("net.ipv4.tcp_rmem in netns 7"), std::string::npos) << text;
-  EXPECT_NE(text.find("(4096 131072 131072) -> (4096 131072 163840)"), std::string::npos) << text;
-  EXPECT_NE(text.find("applied 1 time(s)"), std::string::npos) << text;
-  EXPECT_NE(text.find("sysctl -w net.ipv4.tcp_rmem=\"4096 131072 163840\""), std::string::npos);
+  EXPECT_NE(text.find("net.ipv4.tcp_rmem in netns 7: (4096 131072 131072) -> (4096 131072 163840)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("tcp_buffer: 'need to increase TCP buffer size(s)' in netns 7: 1"),
+            std::string::npos)
+      << text;
+}
+
+journal::Record start(uint64_t seq, uint64_t cookie) {
+  journal::Record record;
+  record.seq = seq;
+  record.kind = proto::RecordKind::START;
+  record.netnsCookie = cookie;
+  return record;
+}
+
+TEST(Summary, CountsPerNamespaceNamesThemAndShowsOverrides) {
+  auto inContainer = intent(2, {4096, 131072, 131072}, {4096, 131072, 163840});
+  inContainer.netnsCookie = 4451;
+  auto onHost = intent(4, {4096, 16384, 16384}, {4096, 16384, 20480});
+  onHost.netnsCookie = 3;
+  onHost.tunable = proto::TunableId::TCP_WMEM;
+  journal::Record override;
+  override.seq = 6;
+  override.kind = proto::RecordKind::OVERRIDE;
+  override.netnsCookie = 4451;
+  override.tunable = proto::TunableId::TCP_RMEM;
+  override.count = 3;
+  override.actual = {4096, 87380, 999999};
+  override.writerPid = 321;
+  override.writerUid = 0;
+  override.writerComm = "sysctl";
+  std::vector<journal::Record> records = {start(1, 3),
+                                          inContainer,
+                                          outcome(3, 2, {4096, 131072, 163840}),
+                                          onHost,
+                                          outcome(5, 4, {4096, 16384, 20480}),
+                                          override};
+  std::string text = summarize(records, journal::BootId{}, {{4451, "blue"}});
+  EXPECT_NE(text.find("in netns 4451 (blue): 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("in netns 3 (init): 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("set to (4096 87380 999999) by pid 321 'sysctl' uid 0"), std::string::npos)
+      << text;
+  std::string snippet = exportSysctlD(records, journal::BootId{}, {{4451, "blue"}});
+  EXPECT_NE(snippet.find("\nnet.ipv4.tcp_wmem = 4096 16384 20480\n"), std::string::npos) << snippet;
+  // The container's value is a comment: sysctl.d cannot reach into a container.
+  EXPECT_NE(snippet.find("# netns 4451 (blue)"), std::string::npos) << snippet;
+  EXPECT_EQ(snippet.find("\nnet.ipv4.tcp_rmem"), std::string::npos) << snippet;
+}
+
+TEST(CliOptions, ResumeAndExport) {
+  auto resume = parse({"resume", "tcp_buffer", "--netns", "blue"});
+  ASSERT_TRUE(resume) << resume.error().message;
+  EXPECT_EQ(resume->command, Command::RESUME);
+  EXPECT_EQ(resume->tuner, "tcp_buffer");
+  EXPECT_EQ(resume->netns, "blue");
+  EXPECT_FALSE(parse({"resume"}));
+  EXPECT_FALSE(parse({"resume", "tcp_buffer", "--netns"}));
+  EXPECT_FALSE(parse({"export"}));
+  auto exported = parse({"export", "--sysctl-d"});
+  ASSERT_TRUE(exported);
+  EXPECT_TRUE(exported->sysctlD);
 }
 
 TEST(Summary, IgnoresOtherBootsAndSaysWhenRolledBack) {
@@ -118,7 +176,7 @@ TEST(Summary, IgnoresOtherBootsAndSaysWhenRolledBack) {
                                           outcome(5, 4, {4096, 131072, 131072})};
   std::string text = summarize(records, journal::BootId{});
   EXPECT_EQ(text.find("(1 2 3)"), std::string::npos) << text;
-  EXPECT_NE(text.find("now at its original value (4096 131072 131072)"), std::string::npos) << text;
+  EXPECT_NE(text.find("(back at its original value)"), std::string::npos) << text;
 }
 
 TEST(Summary, SaysWhenThereWereNoChanges) {

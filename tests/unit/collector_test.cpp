@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "options.h"
 #include "status.h"
+#include "sysctl_watch.h"
 #include "system_info.h"
 
 namespace bpftune::collector {
@@ -79,6 +80,13 @@ TEST(Encoding, ProposalBecomesSetSysctlArgs) {
   EXPECT_EQ(args.count, 3);
   EXPECT_EQ(args.expected, (std::array<int64_t, 3>{4096, 131072, 131072}));
   EXPECT_EQ(args.newValues, (std::array<int64_t, 3>{4096, 131072, 163840}));
+  EXPECT_EQ(args.causeNetnsCookie, 0U);
+}
+
+TEST(Encoding, GlobalProposalCarriesItsCause) {
+  tuners::Proposal p = sampleProposal();
+  p.causeNetnsCookie = 4200;
+  EXPECT_EQ(toSetSysctlArgs(p).causeNetnsCookie, 4200U);
 }
 
 TEST(Encoding, SingleValueProposalKeepsItsCount) {
@@ -107,7 +115,7 @@ TEST(Outcome, LineNamesWhatAndWhy) {
   EXPECT_NE(line.find("tuner stops"), std::string::npos);
 }
 
-TEST(StatusJson, RendersTunersAndForeignNetns) {
+TEST(StatusJson, RendersTunersAndNamespaces) {
   StatusSnapshot s;
   s.pid = 12;
   s.uid = 999;
@@ -116,22 +124,85 @@ TEST(StatusJson, RendersTunersAndForeignNetns) {
   s.actuatorState = "disconnected: \"x\"";
   TunerStatus t;
   t.name = "tcp_buffer";
-  t.netnsState[1] = STATE_OVERRIDDEN;
+  t.netnsState[1] = "disabled: changed by the administrator";
   t.events = 3;
+  t.adminOverrides = 1;
   t.refused["stale"] = 2;
   t.latency.add(10);
   t.latency.add(30);
   s.tuners.push_back(t);
-  s.foreignNetnsEvents[77] = 5;
+  s.netns.present = 2;
+  s.netns.discoveryMs = 7;
+  s.netns.sysctlWatch = "attached to /sys/fs/cgroup";
+  s.namespacesJson = "[{\"cookie\": 77}]";
   s.objects.push_back({"tcp_buffer", {"tp_btf/x"}, {{"x", 100, 25, 4}}, {1, 2, 3}});
   std::string json = renderStatusJson(s);
   EXPECT_NE(json.find("\"cap_eff\": \"000000c000000000\""), std::string::npos);
-  EXPECT_NE(json.find("\"1\": \"disabled: value changed by someone else\""), std::string::npos);
+  EXPECT_NE(json.find("\"1\": \"disabled: changed by the administrator\""), std::string::npos);
+  EXPECT_NE(json.find("\"admin_overrides\": 1"), std::string::npos);
   EXPECT_NE(json.find("{\"count\": 2, \"min_us\": 10, \"avg_us\": 20, \"max_us\": 30}"),
             std::string::npos);
-  EXPECT_NE(json.find("\"cookie\": 77, \"events\": 5"), std::string::npos);
+  EXPECT_NE(json.find("\"present\": 2, \"gone\": 0, \"discovery_ms\": 7"), std::string::npos);
+  EXPECT_NE(json.find("\"resume_epoch\": null"), std::string::npos);
+  EXPECT_NE(json.find("\"namespaces\": [{\"cookie\": 77}]"), std::string::npos);
   EXPECT_NE(json.find("\\\"x\\\""), std::string::npos);
   EXPECT_NE(json.find("\"sample_every\": 4"), std::string::npos);
+}
+
+TEST(StatusJson, RendersEveryNamespaceWithItsTunerStates) {
+  tuners::netns::NetnsTable table;
+  table.applyScan({{1, 4026531840, "", true, false}, {7, 4026532177, "colt1", false, true}});
+  table.disable(proto::TunerId::TCP_BUFFER, 7);
+  table.observe(9, 4026532300);
+  table.markGone(9);
+  std::string json = renderNamespacesJson(table, {{proto::TunerId::TCP_BUFFER, "tcp_buffer"}});
+  EXPECT_NE(json.find("{\"cookie\": 1, \"inode\": 4026531840, \"name\": \"\", \"state\": "
+                      "\"present\", \"held_by\": \"task\", \"events\": 0, \"tuners\": "
+                      "{\"tcp_buffer\": \"active\"}}"),
+            std::string::npos);
+  EXPECT_NE(json.find("\"name\": \"colt1\", \"state\": \"present\", \"held_by\": \"mount\""),
+            std::string::npos);
+  EXPECT_NE(json.find("\"tcp_buffer\": \"disabled: changed by the administrator\""),
+            std::string::npos);
+  EXPECT_NE(json.find("\"state\": \"gone\", \"held_by\": \"\""), std::string::npos);
+  EXPECT_EQ(renderNamespacesJson(tuners::netns::NetnsTable(), {}), "[]");
+}
+
+TEST(AdminWrite, LineNamesTheWriterAndWhatStops) {
+  AdminWrite w;
+  w.tuner = "tcp_buffer";
+  w.tunable = "net.ipv4.tcp_rmem";
+  w.pid = 4242;
+  w.uid = 0;
+  w.comm = "sysctl";
+  w.value = "4096 131072 6291456";
+  w.writerNetns = 4103;
+  w.writerInode = 4026532177;
+  w.writerName = "colt1";
+  w.stoppedNetns = 4103;
+  std::string line = describeAdminWrite(w);
+  EXPECT_NE(line.find("net.ipv4.tcp_rmem overridden by the administrator: pid 4242 comm \"sysctl\" "
+                      "uid 0 wrote \"4096 131072 6291456\" in netns 4103 (inode 4026532177, name "
+                      "\"colt1\"); tuner stops for this netns"),
+            std::string::npos);
+  w.global = true;
+  w.stoppedNetns = 1;
+  EXPECT_NE(describeAdminWrite(w).find("stops for the home netns 1 (global tunable)"),
+            std::string::npos);
+}
+
+TEST(Outcome, GlobalChangeNamesItsCause) {
+  tuners::Proposal p = sampleProposal();
+  p.tunable = proto::TunableId::TCP_MEM;
+  p.netnsCookie = 1;
+  p.causeNetnsCookie = 4103;
+  actuator::ClientReply reply;
+  EXPECT_NE(describeOutcome(p, reply, 5).find("in netns 1 (global; for netns 4103): ok"),
+            std::string::npos);
+}
+
+TEST(SysctlWatch, HookNameFromProcPath) {
+  EXPECT_EQ(sysctlHookName("ipv4/tcp_rmem"), "net/ipv4/tcp_rmem");
 }
 
 TEST(StatusJson, EscapesControlCharacters) {
@@ -144,16 +215,27 @@ TEST(Options, Defaults) {
   EXPECT_EQ(o->socketPath, "/run/bpftune/actuator.sock");
   EXPECT_EQ(o->statusPath, "/run/bpftune/status.json");
   EXPECT_EQ(o->user, "bpftune-collector");
+  EXPECT_EQ(o->actuatorUser, "bpftune");
   EXPECT_EQ(o->learningRate, 4);
 }
 
 TEST(Options, ParsesAll) {
-  auto o = parseOptions(
-      {"--socket", "/s", "--status", "/t", "--user", "u", "--learning-rate", "0", "--debug"});
+  auto o = parseOptions({"--socket",
+                         "/s",
+                         "--status",
+                         "/t",
+                         "--user",
+                         "u",
+                         "--actuator-user",
+                         "a",
+                         "--learning-rate",
+                         "0",
+                         "--debug"});
   ASSERT_TRUE(o.ok());
   EXPECT_EQ(o->socketPath, "/s");
   EXPECT_EQ(o->statusPath, "/t");
   EXPECT_EQ(o->user, "u");
+  EXPECT_EQ(o->actuatorUser, "a");
   EXPECT_EQ(o->learningRate, 0);
   EXPECT_TRUE(o->debug);
 }
@@ -164,6 +246,7 @@ TEST(Options, UsageErrors) {
   EXPECT_FALSE(parseOptions({"--learning-rate", "2x"}).ok());
   EXPECT_FALSE(parseOptions({"--learning-rate"}).ok());
   EXPECT_FALSE(parseOptions({"--socket"}).ok());
+  EXPECT_FALSE(parseOptions({"--actuator-user"}).ok());
   EXPECT_FALSE(parseOptions({"--bogus"}).ok());
 }
 

@@ -201,12 +201,16 @@ TEST(Validator, UnknownAndReservedScenario) {
   EXPECT_EQ(refusalOf(r), "scenario|0|scenario: rollback is reserved for the actuator itself");
 }
 
-TEST(Validator, OtherNetns) {
+TEST(Validator, PerNetnsTunableInAnyNamespace) {
   SetSysctl r = rmemRequest();
   r.netnsCookie = 7;
-  EXPECT_EQ(refusalOf(r),
-            "netnsCookie|4242|netnsCookie: only the actuator's namespace 4242 is writable "
-            "(per-namespace writes: issue 3); request named 7");
+  EXPECT_FALSE(checkRequest(defaults(), r, COOKIE).has_value());
+}
+
+TEST(Validator, NetnsCookieZero) {
+  SetSysctl r = rmemRequest();
+  r.netnsCookie = 0;
+  EXPECT_EQ(refusalOf(r), "netnsCookie|0|netnsCookie: 0 names no network namespace");
 }
 
 TEST(Validator, CountMismatch) {
@@ -304,6 +308,7 @@ TEST(Rate, RefusesTheChangeAfterTheLimitUntilTheWindowPasses) {
   EXPECT_EQ(refusal->reason, "rate: 21 changes to net.ipv4.tcp_rmem within 10s exceeds 20");
   EXPECT_EQ(refusal->bound, 20);
   EXPECT_FALSE(rate.check(limits, wmem, t0 + 100));                 // per tunable
+  EXPECT_FALSE(rate.check(limits, info, t0 + 100, 5));              // per namespace
   EXPECT_FALSE(rate.check(limits, info, t0 + 10'000'000'000 + 1));  // the first one left the window
 }
 

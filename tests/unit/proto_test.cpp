@@ -237,11 +237,11 @@ TEST(ClientReply, EmptyAndOversizedAreErrors) {
 
 TEST(ClientReply, UnknownStatusIsError) {
   auto words = replyMessage(
-      static_cast<proto::Status>(static_cast<uint16_t>(proto::Status::PAUSED) + 1), "", "");
+      static_cast<proto::Status>(static_cast<uint16_t>(proto::Status::GONE) + 1), "", "");
   auto info = decodeReply(kj::arrayPtr(words.data(), words.size()));
   ASSERT_FALSE(info.ok());
   EXPECT_NE(info.error().message.find("unknown status"), std::string::npos);
-  words = replyMessage(proto::Status::PAUSED, "", "");
+  words = replyMessage(proto::Status::GONE, "", "");
   EXPECT_TRUE(decodeReply(kj::arrayPtr(words.data(), words.size())).ok());
 }
 

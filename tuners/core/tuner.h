@@ -25,7 +25,8 @@ struct Values {
   bool operator==(const Values& other) const = default;
 };
 
-// What the collector read just before calling the tuner (its own netns).
+// What the collector read just before calling the tuner: for its own netns from /proc/sys, for
+// any other netns the values the event carries (or newer ones from an actuator reply).
 struct CurrentValues {
   std::map<TunableId, Values> sysctls;
   int64_t freeBufferPages = 0;  // nr_free_buffer_pages estimate from /proc/zoneinfo
@@ -34,11 +35,12 @@ struct CurrentValues {
 struct Proposal {
   TunerId tuner = TunerId::TCP_BUFFER;
   ScenarioId scenario = ScenarioId::BUFFER_INCREASE;
-  uint64_t netnsCookie = 0;
+  uint64_t netnsCookie = 0;  // the event's netns; the collector routes global tunables home
   TunableId tunable = TunableId::TCP_RMEM;
   Values oldValues;
   Values newValues;
-  std::string why;  // one sentence for the what-and-why log line
+  std::string why;                // one sentence for the what-and-why log line
+  uint64_t causeNetnsCookie = 0;  // set by routing: the event's netns when netnsCookie is home
 };
 
 class Tuner {

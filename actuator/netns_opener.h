@@ -1,0 +1,57 @@
+// The netns opener: a separate process the actuator forks before it jails itself. It is the
+// only part of the actuator that can enter other network namespaces (CAP_SYS_ADMIN for setns,
+// CAP_SYS_PTRACE to open /proc/<pid>/ns/net, CAP_NET_ADMIN to open a namespace's sysctls for
+// writing), and it parses nothing but one 8-byte cookie per datagram from its parent. For a
+// cookie it enters that namespace, opens the per-namespace tunables' /proc/sys files O_RDWR,
+// goes back, and hands the descriptors to the actuator by SCM_RIGHTS. The actuator (which
+// parses requests) keeps CAP_NET_ADMIN alone: the kernel re-checks it at every write.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "jail.h"
+#include "result.h"
+#include "tunable_table.h"
+#include "unique_fd.h"
+
+namespace bpftune::actuator {
+
+// The tunables the opener opens, in the order of the descriptors it sends.
+std::vector<const policy::TunableInfo*> perNetnsTunables();
+
+struct NetnsFiles {
+  uint32_t inode = 0;
+  std::vector<UniqueFd> fds;  // one per perNetnsTunables() entry
+};
+
+class NetnsOpener {
+public:
+  // Forks the opener. `identity` as for the actuator (nullopt: not started as root).
+  static Result<NetnsOpener> spawn(std::optional<Identity> identity);
+
+  // ENOENT: the namespace does not exist (or nothing but sockets keeps it).
+  Result<NetnsFiles> open(uint64_t cookie);
+  pid_t pid() const { return child; }
+
+private:
+  NetnsOpener(UniqueFd socket, pid_t child) : socket(std::move(socket)), child(child) {}
+  UniqueFd socket;
+  pid_t child = -1;
+};
+
+// The opener's wire format on its socketpair (both ends are ours).
+struct OpenerRequest {
+  uint64_t cookie = 0;
+};
+struct OpenerReply {
+  int32_t error = 0;  // 0, or the errno why nothing was opened
+  uint32_t inode = 0;
+  uint32_t count = 0;  // descriptors attached
+  uint32_t reserved = 0;
+};
+
+}  // namespace bpftune::actuator
