@@ -24,6 +24,7 @@ std::optional<Values> valueBpftuneLeft(const journal::Record& r) {
 
 }  // namespace
 
+// NOLINTNEXTLINE(readability-function-size): one case per record kind
 void BootState::apply(const journal::Record& r) {
   if (r.bootId != bootId) {
     return;  // sysctls reset at reboot: older boots are audit history only

@@ -153,16 +153,17 @@ Result<ClientReply> ActuatorClient::setSysctl(const SetSysctlArgs& a) {
   return call(message);
 }
 
-Result<ClientReply> ActuatorClient::reportOverride(const OverrideReport& o) {
+Result<ClientReply> ActuatorClient::reportOverride(const OverrideReport& report) {
   capnp::MallocMessageBuilder message;
   auto r = message.initRoot<proto::Request>().initReportOverride();
-  r.setTuner(o.tuner);
-  r.setNetnsCookie(o.netnsCookie);
-  r.setTunable(o.tunable);
-  r.setWriterPid(o.writerPid);
-  r.setWriterUid(o.writerUid);
+  r.setTuner(report.tuner);
+  r.setNetnsCookie(report.netnsCookie);
+  r.setTunable(report.tunable);
+  r.setWriterPid(report.writerPid);
+  r.setWriterUid(report.writerUid);
   std::array<uint8_t, 16> comm{};
-  std::memcpy(comm.data(), o.writerComm.data(), std::min(comm.size(), o.writerComm.size()));
+  std::memcpy(
+      comm.data(), report.writerComm.data(), std::min(comm.size(), report.writerComm.size()));
   uint64_t lo = 0;
   uint64_t hi = 0;
   for (size_t i = 0; i < 8; ++i) {
@@ -171,10 +172,10 @@ Result<ClientReply> ActuatorClient::reportOverride(const OverrideReport& o) {
   }
   r.setWriterComm(lo);
   r.setWriterComm2(hi);
-  r.setCount(o.count);
-  r.setValue0(o.values[0]);
-  r.setValue1(o.values[1]);
-  r.setValue2(o.values[2]);
+  r.setCount(report.count);
+  r.setValue0(report.values[0]);
+  r.setValue1(report.values[1]);
+  r.setValue2(report.values[2]);
   return call(message);
 }
 

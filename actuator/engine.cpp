@@ -40,6 +40,7 @@ std::string resultText(proto::OutcomeResult r) {
 
 }  // namespace
 
+// NOLINTNEXTLINE(readability-function-size): member initialisation only
 Engine::Engine(const policy::Policy& policy,
                journal::Writer& journal,
                int sysnetFd,
@@ -222,6 +223,7 @@ Answer Engine::writeJournaled(const journal::Record& intent, const policy::Tunab
   return a;
 }
 
+// NOLINTNEXTLINE(readability-function-size): one decision ladder, read top to bottom
 Answer Engine::setSysctl(const policy::SetSysctl& request, Peer peer) {
   Values none{};
   if (isPaused) {

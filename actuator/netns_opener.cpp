@@ -87,7 +87,9 @@ void serveOne(int sock, int homeNetFd, NetnsIndex& index, uint64_t cookie) {
 
 [[noreturn]] void runOpener(int sock, std::optional<Identity> identity) {
   log::setPrefix("netns-opener");
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+    ::_exit(1);  // an opener that could outlive the actuator must not run
+  }
   UniqueFd home(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
   if (!home.valid()) {
     log::error("netns opener: open /proc/self/ns/net: " + std::string(std::strerror(errno)));

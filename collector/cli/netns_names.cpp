@@ -40,7 +40,10 @@ std::map<uint64_t, std::string> netnsNames(const std::string& dir) {
     if (name == "." || name == "..") {
       continue;
     }
-    if (auto cookie = cookieOfFile(dir + "/" + name)) {
+    std::string path = dir;
+    path += '/';
+    path += name;
+    if (auto cookie = cookieOfFile(path)) {
       names[*cookie] = name;
     }
   }

@@ -70,6 +70,7 @@ void applyOutcome(BootView& view,
       i.tuner, i.scenario, i.causeNetnsCookie != 0 ? i.causeNetnsCookie : i.netnsCookie}]++;
 }
 
+// NOLINTNEXTLINE(readability-function-size): one case per record kind
 BootView collect(const std::vector<journal::Record>& records, const journal::BootId& boot) {
   BootView view;
   std::map<uint64_t, const journal::Record*> intents;

@@ -380,9 +380,21 @@ TEST_F(HostilePeer, RefusesTooBigAStep) {
   EXPECT_NE(reply.reason.find("25"), std::string::npos) << reply.reason;
 }
 
-TEST_F(HostilePeer, RefusesAnotherNamespace) {
+// A cookie no namespace has: answered `gone`, nothing written, still serving.
+TEST_F(HostilePeer, AnswersGoneForANamespaceThatDoesNotExist) {
   auto args = growRmem(base[2] + 1024);
-  args.cookie = cookie + 12345;
+  args.cookie = cookie + 1234567;
+  auto reply = sendSet(fd, args);
+  ASSERT_TRUE(reply.received) << actuator.log();
+  EXPECT_EQ(reply.status, Status::GONE) << reply.reason;
+  EXPECT_EQ(reply.field, "netnsCookie") << reply.reason;
+  EXPECT_EQ(liveRmem(), base);
+  expectStillServing();
+}
+
+TEST_F(HostilePeer, RefusesNetnsCookieZero) {
+  auto args = growRmem(base[2] + 1024);
+  args.cookie = 0;
   expectRefused(sendSet(fd, args), "netnsCookie");
 }
 

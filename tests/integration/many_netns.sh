@@ -20,6 +20,7 @@ batch() {  # $1 add|del, $2 first index, $3 count
 }
 cleanup_many() {
   local rc=$?
+  set +e
   ip netns del "$NS_E" 2>/dev/null
   ls /run/netns | grep "^${T_ID}m" | sed 's/^/netns del /' >"/tmp/${T_ID}.del" 2>/dev/null
   ip -force -b "/tmp/${T_ID}.del" >/dev/null 2>&1
