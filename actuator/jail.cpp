@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <string>
 
 #include <cap-ng.h>
@@ -79,7 +80,7 @@ constexpr int OPENER_ALLOWED[] = {
     SCMP_SYS(exit),    SCMP_SYS(exit_group),    SCMP_SYS(restart_syscall), SCMP_SYS(lseek),
 };
 
-// NS_GET_ID (linux/nsfs.h, 6.18).
+// NS_GET_ID (linux/nsfs.h, 6.11+): the only ioctl nsfs::netnsCookieOfFd issues.
 constexpr scmp_datum_t NS_GET_ID_IOCTL = _IOR(0xb7, 13, uint64_t);
 
 Status addOpenerRules(scmp_filter_ctx ctx) {
@@ -131,7 +132,7 @@ Result<std::vector<uint8_t>> digestOf(scmp_filter_ctx ctx) {
 
 }  // namespace
 
-Result<SeccompFilter> SeccompFilter::build(int sysnetFd) {
+Result<SeccompFilter> SeccompFilter::fromRules(const std::function<Status(scmp_filter_ctx)>& add) {
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
   if (ctx == nullptr) {
     return makeError("seccomp_init failed");
@@ -141,7 +142,7 @@ Result<SeccompFilter> SeccompFilter::build(int sysnetFd) {
   if (rc != 0) {
     return makeError("seccomp_attr_set BADARCH", -rc);
   }
-  if (auto s = addRules(ctx, sysnetFd); !s) {
+  if (auto s = add(ctx); !s) {
     return s.error();
   }
   auto digest = digestOf(ctx);
@@ -152,25 +153,12 @@ Result<SeccompFilter> SeccompFilter::build(int sysnetFd) {
   return filter;
 }
 
+Result<SeccompFilter> SeccompFilter::build(int sysnetFd) {
+  return fromRules([sysnetFd](scmp_filter_ctx ctx) { return addRules(ctx, sysnetFd); });
+}
+
 Result<SeccompFilter> SeccompFilter::buildOpener() {
-  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-  if (ctx == nullptr) {
-    return makeError("seccomp_init failed");
-  }
-  SeccompFilter filter(ctx);
-  int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-  if (rc != 0) {
-    return makeError("seccomp_attr_set BADARCH", -rc);
-  }
-  if (auto s = addOpenerRules(ctx); !s) {
-    return s.error();
-  }
-  auto digest = digestOf(ctx);
-  if (!digest) {
-    return digest.error();
-  }
-  filter.sha256 = std::move(*digest);
-  return filter;
+  return fromRules(addOpenerRules);
 }
 
 SeccompFilter::SeccompFilter(SeccompFilter&& other) noexcept

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -34,6 +35,8 @@ public:
 
 private:
   explicit SeccompFilter(scmp_filter_ctx ctx) : ctx(ctx) {}
+  // KILL_PROCESS by default and for a foreign architecture, the rules `add` allows, digest.
+  static Result<SeccompFilter> fromRules(const std::function<Status(scmp_filter_ctx)>& add);
   scmp_filter_ctx ctx;
   std::vector<uint8_t> sha256;
 };

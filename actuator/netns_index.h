@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <string>
-#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -15,17 +14,6 @@
 #include "unique_fd.h"
 
 namespace bpftune::actuator {
-
-struct NsfsMount {
-  uint32_t inode = 0;
-  std::string path;  // mount point, octal escapes of mountinfo decoded
-};
-
-// Network-namespace nsfs mounts listed in a /proc/<pid>/mountinfo text.
-std::vector<NsfsMount> parseNsfsMounts(std::string_view mountinfo);
-
-// NS_GET_ID of an open nsfs file of a network namespace: its cookie.
-Result<uint64_t> netnsCookieOf(int nsFd);
 
 struct OpenedNetns {
   UniqueFd fd;

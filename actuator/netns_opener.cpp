@@ -162,14 +162,17 @@ Result<NetnsFiles> receiveFiles(int sock) {
 
 }  // namespace
 
-std::vector<const policy::TunableInfo*> perNetnsTunables() {
-  std::vector<const policy::TunableInfo*> out;
-  for (const auto& info : policy::allTunables()) {
-    if (info.perNetns) {
-      out.push_back(&info);
+const std::vector<const policy::TunableInfo*>& perNetnsTunables() {
+  static const std::vector<const policy::TunableInfo*> TUNABLES = [] {
+    std::vector<const policy::TunableInfo*> out;
+    for (const auto& info : policy::allTunables()) {
+      if (info.perNetns) {
+        out.push_back(&info);
+      }
     }
-  }
-  return out;
+    return out;
+  }();
+  return TUNABLES;
 }
 
 Result<NetnsOpener> NetnsOpener::spawn(std::optional<Identity> identity) {

@@ -20,8 +20,9 @@
 
 namespace bpftune::actuator {
 
-// The tunables the opener opens, in the order of the descriptors it sends.
-std::vector<const policy::TunableInfo*> perNetnsTunables();
+// The tunables the opener opens, in the order of the descriptors it sends (built once: the
+// actuator looks a slot up on every write).
+const std::vector<const policy::TunableInfo*>& perNetnsTunables();
 
 struct NetnsFiles {
   uint32_t inode = 0;

@@ -25,7 +25,7 @@ void CachedNetnsSysctls::evictOldest() {
 }
 
 Result<int> CachedNetnsSysctls::handle(uint64_t cookie, const policy::TunableInfo& info) {
-  auto tunables = perNetnsTunables();
+  const auto& tunables = perNetnsTunables();
   size_t slot = 0;
   while (slot < tunables.size() && tunables[slot]->id != info.id) {
     ++slot;

@@ -1,26 +1,19 @@
 #include "netns_watch.h"
 
 #include <fcntl.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "log.h"
-#include "mountinfo.h"
 #include "netns_watch.skel.h"
+#include "nsfs.h"
 #include "sample.h"
 #include "unique_fd.h"
-
-#ifndef NS_GET_ID
-#define NS_GET_ID _IOR(0xb7, 13, __u64)  // linux/nsfs.h since 6.11; older headers lack it
-#endif
 
 namespace bpftune::collector {
 namespace {
@@ -43,34 +36,10 @@ Error libbpfError(const std::string& what, int err) {
   return makeError(what, err < 0 ? -err : err);
 }
 
-Result<std::string> readMountinfo() {
-  std::ifstream in("/proc/self/mountinfo");
-  if (!in) {
-    return makeError("cannot read /proc/self/mountinfo", errno);
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 }  // namespace
 
 void NetnsWatch::SkeletonDeleter::operator()(netns_watch_bpf* skel) const {
   netns_watch_bpf::destroy(skel);
-}
-
-Result<uint64_t> netnsCookieOfFile(const std::string& path) {
-  // O_RDONLY on an nsfs file needs no privilege (they are world-readable); the fd is closed
-  // before returning, so 1000 namespaces cost 1000 short-lived fds, not 1000 kept ones.
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-  if (!fd.valid()) {
-    return makeError("open " + path, errno);
-  }
-  uint64_t id = 0;
-  if (::ioctl(fd.get(), NS_GET_ID, &id) != 0) {
-    return makeError("ioctl(NS_GET_ID) on " + path, errno);
-  }
-  return id;
 }
 
 Result<std::unique_ptr<NetnsWatch>> NetnsWatch::attach(int ringbufFd) {
@@ -128,18 +97,18 @@ Status NetnsWatch::readTasks(std::map<uint64_t, ScanEntry>& out, ScanStats& stat
 void NetnsWatch::readMounts(std::map<uint64_t, ScanEntry>& out,
                             std::vector<ScanEntry>& mounts,
                             ScanStats& stats) {
-  auto text = readMountinfo();
+  auto text = nsfs::readMountinfo();
   if (!text) {
     ++stats.mountErrors;
     return;
   }
   std::map<uint32_t, uint64_t> seen;
-  for (const tuners::netns::NsfsMount& m : tuners::netns::parseNetnsMounts(*text)) {
+  for (const nsfs::NsfsMount& m : nsfs::parseNetnsMounts(*text)) {
     ++stats.mounts;
     auto cached = mountCookies.find(m.inum);
     uint64_t cookie = cached != mountCookies.end() ? cached->second : 0;
     if (cookie == 0) {
-      auto resolved = netnsCookieOfFile(m.mountPoint);
+      auto resolved = nsfs::netnsCookieOfFile(m.mountPoint);
       if (!resolved) {
         ++stats.mountErrors;
         log::debug("netns: " + log::sanitize(describe(resolved.error())));

@@ -59,7 +59,4 @@ private:
   std::map<uint32_t, uint64_t> mountCookies;  // inode -> cookie of mounts seen in the last scan
 };
 
-// Cookie of the namespace behind an nsfs file (ioctl NS_GET_ID, equal to SO_NETNS_COOKIE).
-Result<uint64_t> netnsCookieOfFile(const std::string& path);
-
 }  // namespace bpftune::collector

@@ -4,13 +4,11 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "mountinfo.h"
+#include "nsfs.h"
 #include "sample.h"
 #include "sysctl_watch.skel.h"
 #include "tunable_table.h"
@@ -31,13 +29,11 @@ Error libbpfError(const std::string& what, int err) {
 }
 
 Result<std::string> cgroup2Root() {
-  std::ifstream in("/proc/self/mountinfo");
-  if (!in) {
-    return makeError("cannot read /proc/self/mountinfo", errno);
+  auto text = nsfs::readMountinfo();
+  if (!text) {
+    return text.error();
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  auto path = tuners::netns::findCgroup2Mount(text.str());
+  auto path = nsfs::findCgroup2Mount(*text);
   if (!path) {
     return makeError("no cgroup2 mount in /proc/self/mountinfo");
   }

@@ -1,33 +1,13 @@
 #include "netns_names.h"
 
 #include <dirent.h>
-#include <fcntl.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 
-#include "unique_fd.h"
+#include "nsfs.h"
 
 namespace bpftune::cli {
-namespace {
-
-constexpr unsigned long NS_GET_ID_IOCTL = _IOR(0xb7, 13, uint64_t);  // linux/nsfs.h, 6.18
-
-Result<uint64_t> cookieOfFile(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (!fd.valid()) {
-    return makeError("open " + path, errno);
-  }
-  uint64_t id = 0;
-  if (::ioctl(fd.get(), NS_GET_ID_IOCTL, &id) != 0) {
-    return makeError(path + " is not a network namespace (NS_GET_ID)", errno);
-  }
-  return id;
-}
-
-}  // namespace
 
 std::map<uint64_t, std::string> netnsNames(const std::string& dir) {
   std::map<uint64_t, std::string> names;
@@ -43,7 +23,7 @@ std::map<uint64_t, std::string> netnsNames(const std::string& dir) {
     std::string path = dir;
     path += '/';
     path += name;
-    if (auto cookie = cookieOfFile(path)) {
+    if (auto cookie = nsfs::netnsCookieOfFile(path)) {
       names[*cookie] = name;
     }
   }
@@ -60,7 +40,7 @@ Result<uint64_t> netnsCookieFromArg(const std::string& text, const std::string& 
   if (text.find('/') != std::string::npos || text == "." || text == "..") {
     return makeError("--netns: '" + text + "' is neither a cookie nor an `ip netns` name");
   }
-  auto found = cookieOfFile(dir + "/" + text);
+  auto found = nsfs::netnsCookieOfFile(dir + "/" + text);
   if (!found) {
     return makeError("--netns: no namespace named '" + text + "' (" + describe(found.error()) +
                      ")");

@@ -153,12 +153,7 @@ void printOverrides(std::ostringstream& out, const BootView& view, const NetnsNa
   }
 }
 
-}  // namespace
-
-std::string exportSysctlD(const std::vector<journal::Record>& records,
-                          const journal::BootId& boot,
-                          const NetnsNames& names) {
-  BootView view = collect(records, boot);
+std::string renderSysctlD(const BootView& view, const NetnsNames& names) {
   std::ostringstream out;
   out << "# Written by `bpftune export --sysctl-d`: values bpftune learned in this boot.\n"
          "# Install as /etc/sysctl.d/90-bpftune.conf to keep them after a reboot.\n";
@@ -185,6 +180,14 @@ std::string exportSysctlD(const std::vector<journal::Record>& records,
   return out.str();
 }
 
+}  // namespace
+
+std::string exportSysctlD(const std::vector<journal::Record>& records,
+                          const journal::BootId& boot,
+                          const NetnsNames& names) {
+  return renderSysctlD(collect(records, boot), names);
+}
+
 std::string summarize(const std::vector<journal::Record>& records,
                       const journal::BootId& boot,
                       const NetnsNames& names) {
@@ -199,11 +202,9 @@ std::string summarize(const std::vector<journal::Record>& records,
   printChanges(out, view, names);
   printOverrides(out, view, names);
   out << "# To make the learned values permanent (also `bpftune export --sysctl-d`):\n";
-  out << exportSysctlD(records, boot, names);
+  out << renderSysctlD(view, names);
   return out.str();
 }
-
-namespace {
 
 Result<std::vector<journal::Record>> readRecords(const std::string& journalPath) {
   auto journal = journal::readJournal(journalPath);
@@ -217,8 +218,6 @@ Result<std::vector<journal::Record>> readRecords(const std::string& journalPath)
   }
   return records;
 }
-
-}  // namespace
 
 std::string summarizeJournal(const std::string& journalPath) {
   auto records = readRecords(journalPath);

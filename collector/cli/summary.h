@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "journal_record.h"
+#include "result.h"
 
 namespace bpftune::cli {
 
@@ -17,6 +18,8 @@ namespace bpftune::cli {
 using NetnsNames = std::map<uint64_t, std::string>;
 
 std::string summarizeJournal(const std::string& journalPath);
+// Every record of the journal, in order.
+Result<std::vector<journal::Record>> readRecords(const std::string& journalPath);
 std::string summarize(const std::vector<journal::Record>& records,
                       const journal::BootId& boot,
                       const NetnsNames& names = {});

@@ -9,23 +9,11 @@
 namespace bpftune::cli {
 namespace {
 
-Result<std::vector<journal::Record>> currentRecords(const std::string& path) {
-  auto journal = journal::readJournal(path);
-  if (!journal) {
-    return journal.error();
-  }
-  std::vector<journal::Record> records;
-  for (const auto& stored : journal->records) {
-    records.push_back(stored.record);
-  }
-  return records;
-}
-
 int withJournal(const Options& options,
                 std::string (*render)(const std::vector<journal::Record>&,
                                       const journal::BootId&,
                                       const NetnsNames&)) {
-  auto records = currentRecords(options.paths.journal());
+  auto records = readRecords(options.paths.journal());
   if (!records) {
     std::cerr << "bpftune: " << describe(records.error()) << '\n';
     return 1;

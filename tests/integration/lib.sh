@@ -185,6 +185,33 @@ except Exception:
     print("0")'
 }
 
+# Joins another container to B with a tbf-shaped veth pair, like setup_pair joins A and B.
+# $1: its `ip link ... netns` argument (a name or a pid), $2: a command prefix that runs inside it,
+# $3: interface name suffix, $4/$5: IPv4 of its end and of B's end.
+link_to_b() {
+  local target=$1 enter=$2 suffix=$3 own=$4 peer=$5
+  ip link add "${T_ID}v$suffix" netns "$target" type veth peer name "${T_ID}w$suffix" netns "$NS_B"
+  $enter ip link set lo up
+  $enter ip addr add "$own/24" dev "${T_ID}v$suffix"
+  in_b ip addr add "$peer/24" dev "${T_ID}w$suffix"
+  $enter ip link set "${T_ID}v$suffix" up
+  in_b ip link set "${T_ID}w$suffix" up
+  $enter tc qdisc add dev "${T_ID}v$suffix" root tbf rate 200mbit burst 128kb latency 20ms
+  in_b tc qdisc add dev "${T_ID}w$suffix" root tbf rate 200mbit burst 128kb latency 20ms
+  $enter ping -c 1 -W 2 "$peer" >/dev/null || fail "no connectivity between $target and B"
+}
+
+# One iperf3 run: server inside prefix $1, client inside prefix $2 sends to $3:$4 for $5 s.
+iperf_between() {
+  local server=$1 client=$2 addr=$3 port=$4 secs=$5
+  $server iperf3 -s -1 -p "$port" >/dev/null 2>&1 &
+  IPERF_PID=$!
+  sleep 0.3
+  $client iperf3 -c "$addr" -p "$port" -t "$secs" >/dev/null 2>&1 || true
+  wait "$IPERF_PID" 2>/dev/null || true
+  IPERF_PID=""
+}
+
 journal_count() { "$BPFTUNE" journal --state-dir "$STATE_DIR" | grep -c "$1" || true; }
 
 assert_verify() {

@@ -70,15 +70,8 @@ note "fds after start: actuator $FD_ACT0, netns opener $FD_OPN0, collector $FD_C
 
 batch add $(( MANY + 1 )) "$LATER"
 ip netns add "$NS_E"
-ip link add "${T_ID}ve" netns "$NS_E" type veth peer name "${T_ID}vf" netns "$NS_B"
 in_e() { nsenter --net="/run/netns/$NS_E" "$@"; }
-in_e ip link set lo up
-in_e ip addr add "$V4_E/24" dev "${T_ID}ve"
-in_b ip addr add "$V4_F/24" dev "${T_ID}vf"
-in_e ip link set "${T_ID}ve" up
-in_b ip link set "${T_ID}vf" up
-in_e tc qdisc add dev "${T_ID}ve" root tbf rate 200mbit burst 128kb latency 20ms
-in_b tc qdisc add dev "${T_ID}vf" root tbf rate 200mbit burst 128kb latency 20ms
+link_to_b "$NS_E" in_e e "$V4_E" "$V4_F"
 read -r MIN DEF MAX <<<"$(in_e cat /proc/sys/net/ipv4/tcp_rmem | tr -s '\t ' ' ')"
 in_e sh -c "echo '$MIN $DEF $DEF' > /proc/sys/net/ipv4/tcp_rmem"
 # Setting up a container is an administrator's write too: bpftune stops there until resumed.
@@ -86,12 +79,7 @@ wait_for_log "overridden.*$(netns_cookie "/run/netns/$NS_E")" 5 || fail "the set
 "$BPFTUNE" resume tcp_buffer --netns "$NS_E" --run-dir "$RUN_DIR" >/dev/null || fail "resume failed"
 sleep 1.2
 note "created $LATER more namespaces while running, then $NS_E last (set up, then resumed)"
-in_e iperf3 -s -1 -p 5203 >/dev/null 2>&1 &
-IPERF_PID=$!
-sleep 0.3
-in_b iperf3 -c "$V4_E" -p 5203 -t 4 >/dev/null 2>&1 || true
-wait "$IPERF_PID" 2>/dev/null || true
-IPERF_PID=""
+iperf_between in_e in_b "$V4_E" 5203 4
 read -r _ _ E_MAX <<<"$(in_e cat /proc/sys/net/ipv4/tcp_rmem | tr -s '\t ' ' ')"
 [ "$E_MAX" -gt "$DEF" ] || fail "tuning did not work in the namespace created last"
 note "namespace created last: tcp_rmem max $DEF -> $E_MAX"

@@ -19,16 +19,7 @@ unshare --net sleep 600 &
 C_PID=$!
 sleep 0.2
 in_c() { nsenter --target "$C_PID" --net "$@"; }
-ip link add "${T_ID}vc" type veth peer name "${T_ID}vd" netns "$NS_B"
-ip link set "${T_ID}vc" netns "$C_PID"
-in_c ip link set lo up
-in_c ip addr add "$V4_C/24" dev "${T_ID}vc"
-in_b ip addr add "$V4_D/24" dev "${T_ID}vd"
-in_c ip link set "${T_ID}vc" up
-in_b ip link set "${T_ID}vd" up
-in_c tc qdisc add dev "${T_ID}vc" root tbf rate 200mbit burst 128kb latency 20ms
-in_b tc qdisc add dev "${T_ID}vd" root tbf rate 200mbit burst 128kb latency 20ms
-in_c ping -c 1 -W 2 "$V4_D" >/dev/null || fail "no connectivity between C and B"
+link_to_b "$C_PID" in_c c "$V4_C" "$V4_D"
 
 HOST_RMEM=$(tr -s '\t ' ' ' </proc/sys/net/ipv4/tcp_rmem)
 HOST_WMEM=$(tr -s '\t ' ' ' </proc/sys/net/ipv4/tcp_wmem)
@@ -48,12 +39,7 @@ start_actuator
 start_collector
 A_RATE=$(transfer 4 b 6)
 note "B -> A: $A_RATE Mbit/s"
-in_b iperf3 -s -1 -p 5202 >/dev/null 2>&1 &
-IPERF_PID=$!
-sleep 0.3
-in_c iperf3 -c "$V4_D" -p 5202 -t 6 >/dev/null 2>&1 || true
-wait "$IPERF_PID" 2>/dev/null || true
-IPERF_PID=""
+iperf_between in_b in_c "$V4_D" 5202 6
 
 read -r _ _ A_MAX <<<"$(sysctl_a tcp_rmem)"
 read -r _ _ C_MAX <<<"$(in_c cat /proc/sys/net/ipv4/tcp_wmem | tr -s '\t ' ' ')"

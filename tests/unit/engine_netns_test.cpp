@@ -6,7 +6,7 @@
 #include <map>
 
 #include "engine_fixture.h"
-#include "netns_index.h"
+#include "nsfs.h"
 
 namespace bpftune::actuator {
 namespace {
@@ -289,11 +289,11 @@ TEST(NetnsIndex, ParsesNetworkNamespaceMounts) {
       "614 25 0:4 mnt:[4026532400] /run/mntns/x rw - nsfs nsfs rw\n"
       "615 25 0:4 net:[bogus] /run/netns/bad rw - nsfs nsfs rw\n"
       "616 25 0:5 net:[4026532500] /not/nsfs rw - tmpfs tmpfs rw\n";
-  auto mounts = parseNsfsMounts(mountinfo);
+  auto mounts = nsfs::parseNetnsMounts(mountinfo);
   ASSERT_EQ(mounts.size(), 2U);
-  EXPECT_EQ(mounts[0].inode, 4026532177U);
-  EXPECT_EQ(mounts[0].path, "/run/netns/blue");
-  EXPECT_EQ(mounts[1].path, "/run/netns/with space");
+  EXPECT_EQ(mounts[0].inum, 4026532177U);
+  EXPECT_EQ(mounts[0].mountPoint, "/run/netns/blue");
+  EXPECT_EQ(mounts[1].mountPoint, "/run/netns/with space");
 }
 
 }  // namespace

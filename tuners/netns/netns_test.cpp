@@ -8,13 +8,17 @@
 #include <gtest/gtest.h>
 
 #include "admin_override.h"
-#include "mountinfo.h"
 #include "netns_table.h"
+#include "nsfs.h"
 #include "value_cache.h"
 
 namespace bpftune::tuners::netns {
 namespace {
 
+using nsfs::findCgroup2Mount;
+using nsfs::NsfsMount;
+using nsfs::parseNetnsMounts;
+using nsfs::unescapeMountPath;
 using proto::TunerId;
 
 constexpr uint64_t HOME = 1;

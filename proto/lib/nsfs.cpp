@@ -1,9 +1,19 @@
-#include "mountinfo.h"
+#include "nsfs.h"
 
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
 
-namespace bpftune::tuners::netns {
+#include "unique_fd.h"
+
+namespace bpftune::nsfs {
 namespace {
+
+// NS_GET_ID from linux/nsfs.h (6.11+); Debian 12's headers predate it.
+constexpr unsigned long NS_GET_ID_IOCTL = _IOR(0xb7, 13, uint64_t);
 
 constexpr std::string_view NET_ROOT_PREFIX = "net:[";
 
@@ -120,4 +130,41 @@ std::optional<std::string> findCgroup2Mount(std::string_view mountinfo) {
   return out;
 }
 
-}  // namespace bpftune::tuners::netns
+Result<std::string> readMountinfo() {
+  UniqueFd fd(::open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    return makeError("open /proc/self/mountinfo", errno);
+  }
+  std::string text;
+  char buf[16384];
+  ssize_t n = 0;
+  while ((n = ::read(fd.get(), buf, sizeof(buf))) > 0) {
+    text.append(buf, static_cast<size_t>(n));
+  }
+  if (n < 0) {
+    return makeError("read /proc/self/mountinfo", errno);
+  }
+  return text;
+}
+
+Result<uint64_t> netnsCookieOfFd(int nsFd) {
+  uint64_t id = 0;
+  if (::ioctl(nsFd, NS_GET_ID_IOCTL, &id) != 0) {
+    return makeError("ioctl NS_GET_ID (not a namespace file?)", errno);
+  }
+  return id;
+}
+
+Result<uint64_t> netnsCookieOfFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd.valid()) {
+    return makeError("open " + path, errno);
+  }
+  auto cookie = netnsCookieOfFd(fd.get());
+  if (!cookie) {
+    return makeError(path + ": " + cookie.error().message, cookie.error().errnum);
+  }
+  return cookie;
+}
+
+}  // namespace bpftune::nsfs
