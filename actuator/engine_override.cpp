@@ -11,10 +11,6 @@ namespace {
 
 constexpr int64_t OVERRIDE_COALESCE_NS = 1000LL * 1000 * 1000;
 
-bool isTuner(proto::TunerId tuner) {
-  return tuner == proto::TunerId::TCP_BUFFER;
-}
-
 std::string sourceText(proto::OverrideSource source) {
   return source == proto::OverrideSource::SYSCTL_HOOK ? "seen by the sysctl hook"
                                                       : "found by compare-and-set";
@@ -73,7 +69,7 @@ Answer Engine::reportOverride(const ReportedOverride& report, Peer peer) {
                     0,
                     "tunable: unknown id " + std::to_string(static_cast<unsigned>(report.tunable)));
   }
-  if (!isTuner(report.tuner)) {
+  if (!policy::isTuner(report.tuner)) {
     return rejected(
         "tuner", 0, "tuner: unknown id " + std::to_string(static_cast<unsigned>(report.tuner)));
   }
@@ -135,7 +131,7 @@ std::string Engine::resumeKey(const Key& key, Peer peer) {
 }
 
 Answer Engine::resume(proto::TunerId tuner, uint64_t netnsCookie, Peer peer) {
-  if (!isTuner(tuner)) {
+  if (!policy::isTuner(tuner)) {
     return rejected(
         "tuner", 0, "tuner: unknown id " + std::to_string(static_cast<unsigned>(tuner)));
   }

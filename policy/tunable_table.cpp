@@ -1,5 +1,6 @@
 #include "tunable_table.h"
 
+#include <algorithm>
 #include <array>
 
 namespace bpftune::policy {
@@ -36,6 +37,24 @@ const TunableInfo* findTunable(std::string_view name) {
   for (const auto& info : TUNABLES) {
     if (info.name == name) {
       return &info;
+    }
+  }
+  return nullptr;
+}
+
+std::span<const proto::TunerId> allTuners() {
+  static constexpr std::array<proto::TunerId, 1> TUNERS = {proto::TunerId::TCP_BUFFER};
+  return TUNERS;
+}
+
+bool isTuner(proto::TunerId id) {
+  return std::ranges::any_of(allTuners(), [id](proto::TunerId tuner) { return tuner == id; });
+}
+
+const proto::TunerId* findTuner(std::string_view name) {
+  for (const proto::TunerId& tuner : allTuners()) {
+    if (tunerName(tuner) == name) {
+      return &tuner;
     }
   }
   return nullptr;

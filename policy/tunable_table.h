@@ -35,6 +35,12 @@ std::span<const TunableInfo> allTunables();
 const TunableInfo* findTunable(TunableId id);
 const TunableInfo* findTunable(std::string_view name);
 
+// The tuners that exist (not the ADMIN/ACTUATOR pseudo-tuners of journal records): the one list
+// the actuator validates against and the CLI accepts names from.
+std::span<const proto::TunerId> allTuners();
+bool isTuner(proto::TunerId id);
+const proto::TunerId* findTuner(std::string_view name);
+
 // Shared names for tuners and scenarios (logs, CLI, status).
 std::string_view tunerName(proto::TunerId id);
 std::string_view scenarioName(proto::ScenarioId id);

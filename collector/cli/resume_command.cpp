@@ -14,10 +14,8 @@ namespace bpftune::cli {
 namespace {
 
 Result<proto::TunerId> tunerByName(const std::string& name) {
-  for (proto::TunerId id : {proto::TunerId::TCP_BUFFER}) {
-    if (policy::tunerName(id) == name) {
-      return id;
-    }
+  if (const proto::TunerId* id = policy::findTuner(name)) {
+    return *id;
   }
   return makeError("resume: unknown tuner '" + name + "' (known: tcp_buffer)");
 }
