@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -17,7 +18,7 @@
 namespace bpftune::actuator {
 namespace {
 
-constexpr size_t MAX_FDS = 8;
+constexpr size_t MAX_FDS = 32;  // one per per-netns tunable (OpenerReply::present)
 
 Status sendReply(int sock, const OpenerReply& reply, const std::vector<UniqueFd>& fds) {
   iovec iov{const_cast<OpenerReply*>(&reply), sizeof(reply)};
@@ -43,15 +44,22 @@ Status sendReply(int sock, const OpenerReply& reply, const std::vector<UniqueFd>
   return Ok{};
 }
 
-// Inside the target namespace: open every per-netns tunable for reading and writing.
-Result<std::vector<UniqueFd>> openTunablesHere() {
+// Inside the target namespace: open every per-netns tunable for reading and writing. A file the
+// namespace does not have (ENOENT: IPv6 disabled there) is left out and its bit stays clear.
+Result<std::vector<UniqueFd>> openTunablesHere(uint32_t& present) {
   std::vector<UniqueFd> fds;
-  for (const auto* info : perNetnsTunables()) {
-    std::string path = "/proc/sys/net/" + std::string(info->procPath);
+  present = 0;
+  const auto& tunables = perNetnsTunables();
+  for (size_t i = 0; i < tunables.size(); ++i) {
+    std::string path = "/proc/sys/net/" + std::string(tunables[i]->procPath);
     UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
     if (!fd.valid()) {
-      return makeError("open " + std::string(info->name), errno);
+      if (errno == ENOENT) {
+        continue;
+      }
+      return makeError("open " + std::string(tunables[i]->name), errno);
     }
+    present |= 1U << i;
     fds.push_back(std::move(fd));
   }
   return fds;
@@ -67,7 +75,7 @@ void serveOne(int sock, int homeNetFd, NetnsIndex& index, uint64_t cookie) {
   } else if (::setns(netns->fd.get(), CLONE_NEWNET) != 0) {
     reply.error = errno;
   } else {
-    auto opened = openTunablesHere();
+    auto opened = openTunablesHere(reply.present);
     if (::setns(homeNetFd, CLONE_NEWNET) != 0) {
       log::error("netns opener: cannot return to its own namespace; exiting");
       ::_exit(1);
@@ -152,10 +160,22 @@ Result<NetnsFiles> receiveFiles(int sock) {
   if (reply.error != 0) {
     return makeError("netns opener", reply.error);
   }
-  if (reply.count != files.fds.size() || files.fds.size() != perNetnsTunables().size()) {
+  const size_t slots = perNetnsTunables().size();
+  if (reply.count != files.fds.size() ||
+      static_cast<size_t>(std::popcount(reply.present)) != files.fds.size() ||
+      (slots < 32 && (reply.present >> slots) != 0)) {
     return makeError("netns opener: sent " + std::to_string(files.fds.size()) + " descriptors",
                      EPROTO);
   }
+  // Spread the received descriptors over their slots; absent files stay invalid.
+  std::vector<UniqueFd> bySlot(slots);
+  size_t next = 0;
+  for (size_t i = 0; i < slots; ++i) {
+    if ((reply.present >> i & 1U) != 0) {
+      bySlot[i] = std::move(files.fds[next++]);
+    }
+  }
+  files.fds = std::move(bySlot);
   files.inode = reply.inode;
   return files;
 }
@@ -169,6 +189,10 @@ const std::vector<const policy::TunableInfo*>& perNetnsTunables() {
       if (info.perNetns) {
         out.push_back(&info);
       }
+    }
+    // OpenerReply::present has one bit per entry.
+    if (out.size() > 32) {
+      throw std::logic_error("more than 32 per-netns tunables");
     }
     return out;
   }();

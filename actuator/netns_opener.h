@@ -26,7 +26,9 @@ const std::vector<const policy::TunableInfo*>& perNetnsTunables();
 
 struct NetnsFiles {
   uint32_t inode = 0;
-  std::vector<UniqueFd> fds;  // one per perNetnsTunables() entry
+  // One per perNetnsTunables() entry; invalid where the namespace lacks that file (IPv6
+  // disabled there, say).
+  std::vector<UniqueFd> fds;
 };
 
 class NetnsOpener {
@@ -51,8 +53,8 @@ struct OpenerRequest {
 struct OpenerReply {
   int32_t error = 0;  // 0, or the errno why nothing was opened
   uint32_t inode = 0;
-  uint32_t count = 0;  // descriptors attached
-  uint32_t reserved = 0;
+  uint32_t count = 0;    // descriptors attached
+  uint32_t present = 0;  // bit i: perNetnsTunables()[i] exists and is attached, in order
 };
 
 }  // namespace bpftune::actuator

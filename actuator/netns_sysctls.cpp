@@ -45,7 +45,13 @@ Result<int> CachedNetnsSysctls::handle(uint64_t cookie, const policy::TunableInf
     it = entries.emplace(cookie, Entry{std::move(*files), 0}).first;
   }
   it->second.lastUse = ++clock;
-  return it->second.files.fds[slot].get();
+  const UniqueFd& fd = it->second.files.fds[slot];
+  if (!fd.valid()) {
+    // Not ENOENT: that would read as "the namespace is gone".
+    return makeError(std::string(info.name) + " does not exist in netns " + std::to_string(cookie),
+                     EOPNOTSUPP);
+  }
+  return fd.get();
 }
 
 Result<Values> CachedNetnsSysctls::read(uint64_t cookie, const policy::TunableInfo& info) {

@@ -41,17 +41,99 @@ Result<Values> parseValues(const std::string& text, uint8_t count) {
   return values;
 }
 
-Result<Values> readSysctlFd(int fd, const policy::TunableInfo& info) {
+namespace {
+
+// A cpumask as the kernel prints it: hex, in comma-separated 32-bit groups beyond 32 CPUs.
+Result<Values> parseCpuMask(const std::string& text) {
+  uint64_t mask = 0;
+  int digits = 0;
+  for (char c : text) {
+    if (c == ',' || c == '\n' || c == ' ') {
+      continue;
+    }
+    int nibble = c >= '0' && c <= '9'   ? c - '0'
+                 : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                 : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                        : -1;
+    if (nibble < 0) {
+      return makeError("cpu mask '" + text + "' is not hex");
+    }
+    if (mask >> 60 != 0) {
+      return makeError("cpu mask '" + text + "' names CPUs beyond 63");
+    }
+    mask = mask << 4 | static_cast<uint64_t>(nibble);
+    ++digits;
+  }
+  if (digits == 0) {
+    return makeError("cpu mask '" + text + "' is empty");
+  }
+  return Values{static_cast<int64_t>(mask), 0, 0};
+}
+
+std::string formatCpuMask(int64_t value) {
+  static constexpr char HEX[] = "0123456789abcdef";
+  auto mask = static_cast<uint64_t>(value);
+  std::string out;
+  do {
+    out.insert(out.begin(), HEX[mask & 0xf]);
+    mask >>= 4;
+  } while (mask != 0);
+  return out + "\n";
+}
+
+std::string formatFor(const policy::TunableInfo& info, const Values& values) {
+  return info.kind == policy::ValueKind::CPU_MASK ? formatCpuMask(values[0])
+                                                  : formatValues(values, info.count);
+}
+
+Result<Values> parseFor(const policy::TunableInfo& info, const std::string& text) {
+  return info.kind == policy::ValueKind::CPU_MASK ? parseCpuMask(text)
+                                                  : parseValues(text, info.count);
+}
+
+Result<std::string> preadText(int fd, const policy::TunableInfo& info) {
   char buf[256];
   ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
   if (n < 0) {
     return makeError("read " + std::string(info.name), errno);
   }
-  return parseValues(std::string(buf, static_cast<size_t>(n)), info.count);
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+// gc_thresh1..3 live in three files; each holds one value of the triple.
+Result<Values> readNeighTable(int sysnetFd, const policy::TunableInfo& info) {
+  Values values{};
+  size_t i = 0;
+  for (const std::string& path : policy::procFiles(info)) {
+    UniqueFd fd(::openat(sysnetFd, path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd.valid()) {
+      return makeError("open " + std::string(info.name) + std::to_string(i + 1), errno);
+    }
+    auto text = preadText(fd.get(), info);
+    if (!text) {
+      return text.error();
+    }
+    auto one = parseValues(*text, 1);
+    if (!one) {
+      return one.error();
+    }
+    values[i++] = (*one)[0];
+  }
+  return values;
+}
+
+}  // namespace
+
+Result<Values> readSysctlFd(int fd, const policy::TunableInfo& info) {
+  auto text = preadText(fd, info);
+  if (!text) {
+    return text.error();
+  }
+  return parseFor(info, *text);
 }
 
 Status writeSysctlFd(int fd, const policy::TunableInfo& info, const Values& values) {
-  std::string text = formatValues(values, info.count);
+  std::string text = formatFor(info, values);
   ssize_t n = ::pwrite(fd, text.data(), text.size(), 0);
   if (n < 0) {
     return makeError("write " + std::string(info.name), errno);
@@ -63,6 +145,9 @@ Status writeSysctlFd(int fd, const policy::TunableInfo& info, const Values& valu
 }
 
 Result<Values> readSysctl(int sysnetFd, const policy::TunableInfo& info) {
+  if (info.backend == policy::Backend::NEIGH_TABLE) {
+    return readNeighTable(sysnetFd, info);
+  }
   std::string path(info.procPath);
   UniqueFd fd(::openat(sysnetFd, path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd.valid()) {
@@ -72,6 +157,10 @@ Result<Values> readSysctl(int sysnetFd, const policy::TunableInfo& info) {
 }
 
 Status writeSysctl(int sysnetFd, const policy::TunableInfo& info, const Values& values) {
+  if (info.backend != policy::Backend::SYSCTL) {
+    // Never through /proc: the table says this one is written over rtnetlink.
+    return makeError(std::string(info.name) + " is not written through /proc/sys", EOPNOTSUPP);
+  }
   std::string path(info.procPath);
   UniqueFd fd(::openat(sysnetFd, path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd.valid()) {

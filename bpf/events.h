@@ -13,6 +13,10 @@
 /* Tuner ids: equal to proto::TunerId. */
 enum bpftune_tuner_id {
   BPFTUNE_TUNER_TCP_BUFFER = 0,
+  BPFTUNE_TUNER_NEIGH_TABLE = 3,
+  BPFTUNE_TUNER_NET_BUFFER = 4,
+  BPFTUNE_TUNER_IP_FRAG = 5,
+  BPFTUNE_TUNER_UDP_BUFFER = 6,
   /* Not a tuner: the collector's own infrastructure (netns tracking, sysctl watch). Outside the
    * range of proto::TunerId on purpose, so it can never be mistaken for one. */
   BPFTUNE_INFRA = 0x100,
@@ -25,6 +29,52 @@ enum bpftune_tcp_buffer_event {
       2, /* sk_sndbuf is NEARLY_FULL of tcp_wmem[2] and the queue is full */
   TCP_BUFFER_EV_MEM_PRESSURE = 3,   /* memory_allocated is NEARLY_FULL of tcp_mem[1] */
   TCP_BUFFER_EV_MEM_EXHAUSTION = 4, /* memory_allocated is NEARLY_FULL of tcp_mem[2] */
+  TCP_BUFFER_EV_MEM_NORMAL = 5,     /* memory_allocated is below both: low-memory mode may end */
+  TCP_BUFFER_EV_SYNACK_RETRANS = 6, /* a listener retransmitted a SYN-ACK (unACKed handshakes) */
+};
+
+/* tcp_buffer ns_values[] slots: its other per-netns tunables as the kernel saw them. */
+enum bpftune_tcp_buffer_slot {
+  TCP_BUFFER_NS_MAX_SYN_BACKLOG = 0,
+  TCP_BUFFER_NS_SYNCOOKIES = 1,
+  TCP_BUFFER_NS_NO_METRICS_SAVE = 2,
+  TCP_BUFFER_NS_NO_SSTHRESH_METRICS_SAVE = 3,
+};
+
+/* neigh_table event kinds (global thresholds; details in neigh). */
+enum bpftune_neigh_table_event {
+  NEIGH_TABLE_EV_FULL = 1,  /* entries NEARLY_FULL of gc_thresh3 (or a create failed: table full) */
+  NEIGH_TABLE_EV_EMPTY = 2, /* entries NEARLY_EMPTY of gc_thresh3 on removal */
+};
+
+/* net_buffer event kinds (global tunables). */
+enum bpftune_net_buffer_event {
+  NET_BUFFER_EV_BACKLOG_DROP = 1,     /* CPU_BACKLOG drops reached netdev_max_backlog/32 */
+  NET_BUFFER_EV_BUDGET_EXHAUSTED = 2, /* a NAPI poll used its whole budget */
+};
+
+/* ip_frag event kinds. */
+enum bpftune_ip_frag_event {
+  IP_FRAG_EV_V4_NEAR_THRESH = 1, /* ipv4 fqdir->mem NEARLY_FULL of high_thresh */
+  IP_FRAG_EV_V6_NEAR_THRESH = 2, /* ipv6 fqdir->mem NEARLY_FULL of high_thresh */
+};
+
+/* ip_frag ns_values[] slots. */
+enum bpftune_ip_frag_slot {
+  IP_FRAG_NS_IPFRAG_HIGH_THRESH = 0,
+  IP_FRAG_NS_IP6FRAG_HIGH_THRESH = 1,
+};
+
+/* udp_buffer event kinds. */
+enum bpftune_udp_buffer_event {
+  UDP_BUFFER_EV_RCVBUF_DROP = 1, /* a datagram was dropped at a full receive buffer (-ENOMEM) */
+  UDP_BUFFER_EV_MEM = 2,         /* -ENOBUFS / memory accounting near udp_mem[1] or [2] */
+};
+
+/* udp_buffer ns_values[] slots. */
+enum bpftune_udp_buffer_slot {
+  UDP_BUFFER_NS_RMEM_MAX = 0,
+  UDP_BUFFER_NS_RMEM_DEFAULT = 1,
 };
 
 /* BPFTUNE_INFRA event kinds. */
@@ -58,6 +108,13 @@ struct bpftune_event {
   __u32 tunable;                     /* sysctl writes: proto::TunableId */
   char comm[BPFTUNE_COMM_LEN];       /* the current task's comm, NUL padded */
   char text[BPFTUNE_VALUE_TEXT_LEN]; /* sysctl writes: the value written, NUL terminated */
+  /* Tuners other than tcp_buffer's buffer limits: their per-netns tunables as the kernel saw them
+   * in netns_cookie's namespace (slots per tuner, enum bpftune_*_slot above), and details. */
+  __s64 ns_values[4];
+  __s64 detail[4];                 /* per tuner and kind; documented where it is filled */
+  __u32 cpu;                       /* bpf_get_smp_processor_id() when the hook fired */
+  __u32 ifindex;                   /* neigh_table: the device of the neighbour */
+  char dev[BPFTUNE_COMM_LEN];      /* neigh_table: its name, NUL padded */
 };
 
 /* NOLINTEND(readability-identifier-naming,modernize-use-using) */

@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "privileges.h"
+#include "proc_counters.h"
 #include "system_info.h"
 #include "tunable_table.h"
 #include "tuner_registry.h"
@@ -189,9 +190,21 @@ bool Daemon::readHome(Slot& slot, proto::TunableId id, tuners::CurrentValues& cu
 
 // /proc/sys follows the reader's namespace, so only the home namespace is read there; another
 // namespace's per-netns values come from the event (or a newer actuator reply).
+std::string Daemon::procNetDir(uint64_t cookie) const {
+  if (cookie == homeCookie) {
+    return "/proc/self/net";
+  }
+  auto it = netnsPids.find(cookie);
+  return it == netnsPids.end() ? std::string() : "/proc/" + std::to_string(it->second) + "/net";
+}
+
 bool Daemon::readCurrent(Slot& slot, const bpftune_event& event, tuners::CurrentValues& current) {
   current.freeBufferPages = freeBufferPages;
   const bool home = event.netns_cookie == homeCookie;
+  current.homeNetns = home;
+  if (auto wanted = slot.tuner->counters(); !wanted.empty()) {
+    current.counters = readCounters(wanted, procNetDir(event.netns_cookie));
+  }
   for (proto::TunableId id : slot.tuner->tunables()) {
     const policy::TunableInfo* info = policy::findTunable(id);
     if (home || info == nullptr || !info->perNetns) {

@@ -82,6 +82,8 @@ private:
                    const actuator::ClientReply& reply);
   bool readCurrent(Slot& slot, const bpftune_event& event, tuners::CurrentValues& current);
   bool readHome(Slot& slot, proto::TunableId id, tuners::CurrentValues& current);
+  // "/proc/self/net" at home, "/proc/<pid>/net" of a process in the namespace, "" if none known.
+  std::string procNetDir(uint64_t cookie) const;
   StatusSnapshot snapshot();
   void writeStatus(bool force);
 
@@ -120,6 +122,7 @@ private:
   tuners::netns::ResumeWatch resume;
   NetnsSummary netnsSummary;
   std::chrono::steady_clock::time_point lastScan{};
+  std::map<uint64_t, int32_t> netnsPids;  // cookie -> a process in it, from the last scan
   bool scanErrorLogged = false;
   uint64_t renderedVersion = 0;
   std::string renderedNamespaces;

@@ -71,6 +71,12 @@ void Daemon::pollNamespaces(bool first) {
     return;
   }
   tuners::netns::ScanChanges changes = namespaces.applyScan(*found);
+  netnsPids.clear();
+  for (const tuners::netns::ScanEntry& entry : *found) {
+    if (entry.pid != 0) {
+      netnsPids[entry.cookie] = entry.pid;
+    }
+  }
   ++netnsSummary.scans;
   netnsSummary.lastScanUs = elapsedUs(now);
   for (uint64_t cookie : changes.appeared) {

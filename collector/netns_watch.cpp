@@ -89,6 +89,9 @@ Status NetnsWatch::readTasks(std::map<uint64_t, ScanEntry>& out, ScanStats& stat
     entry.cookie = rec.cookie;
     entry.inum = rec.inum;
     entry.byTask = true;
+    if (entry.pid == 0) {
+      entry.pid = static_cast<int32_t>(rec.pid);
+    }
     noteInode(rec.inum, rec.cookie);
   }
   return Ok{};

@@ -41,20 +41,28 @@ Result<std::string> cgroup2Root() {
 }
 
 // The name -> TunableId table, from the one place sysctl names live (policy/tunable_table.cpp).
+Status watchName(sysctl_watch_bpf* skel, const std::string& name, proto::TunableId tunable) {
+  char key[SYSCTL_NAME_LEN] = {};
+  if (name.size() >= sizeof(key)) {
+    return makeError("sysctl name too long for the watch: " + name);
+  }
+  // Zero padded (the key is the whole array), so the copy leaves a terminating NUL.
+  name.copy(key, name.size());
+  auto id = static_cast<uint32_t>(tunable);
+  if (int err =
+          bpf_map__update_elem(skel->maps.watched, key, sizeof(key), &id, sizeof(id), BPF_ANY);
+      err != 0) {
+    return libbpfError("fill the watched sysctl table", err);
+  }
+  return Ok{};
+}
+
 Status fillWatched(sysctl_watch_bpf* skel) {
   for (const policy::TunableInfo& info : policy::allTunables()) {
-    std::string name = sysctlHookName(info.procPath);
-    char key[SYSCTL_NAME_LEN] = {};
-    if (name.size() >= sizeof(key)) {
-      return makeError("sysctl name too long for the watch: " + name);
-    }
-    // Zero padded (the key is the whole array), so the copy leaves a terminating NUL.
-    name.copy(key, name.size());
-    auto id = static_cast<uint32_t>(info.id);
-    if (int err =
-            bpf_map__update_elem(skel->maps.watched, key, sizeof(key), &id, sizeof(id), BPF_ANY);
-        err != 0) {
-      return libbpfError("fill the watched sysctl table", err);
+    for (const std::string& file : policy::procFiles(info)) {
+      if (auto watched = watchName(skel, sysctlHookName(file), info.id); !watched) {
+        return watched;
+      }
     }
   }
   return Ok{};

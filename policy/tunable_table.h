@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "bpftune.capnp.h"
 
@@ -16,7 +18,17 @@ using proto::TunableId;
 enum class ValueKind {
   BYTES_TRIPLE,  // min default max, bytes (tcp_rmem, tcp_wmem): ordered
   PAGES_TRIPLE,  // low pressure high, pages (tcp_mem): ordered
+  COUNT_TRIPLE,  // thresholds, entries (neighbour gc_thresh1/2/3): ordered
   BOOLEAN,       // 0 or 1
+  INTEGER,       // one value (counts, bytes, microseconds); step-limited like the triples
+  CHOICE,        // one small enumerated value (tcp_syncookies 0/1/2): bounds only, no step
+  CPU_MASK,      // a CPU bitmap, read and written as hex (at most 64 CPUs): bounds only, no step
+};
+
+// How the actuator applies a tunable. The wire never says: the table does.
+enum class Backend {
+  SYSCTL,       // write procPath under /proc/sys/net
+  NEIGH_TABLE,  // read procPath + "1".."3"; write with rtnetlink RTM_SETNEIGHTBL (init netns)
 };
 
 struct TunableInfo {
@@ -26,7 +38,18 @@ struct TunableInfo {
   uint8_t count;
   ValueKind kind;
   bool perNetns;  // false: exists only in the init netns
+  Backend backend = Backend::SYSCTL;
+  // The family's table for NEIGH_TABLE ("arp_cache", "ndisc_cache"); empty otherwise.
+  std::string_view neighTable = {};
 };
+
+// The /proc/sys/net-relative files that hold a tunable's values: procPath itself, or for a
+// NEIGH_TABLE tunable its three gc_thresh files (each holds one of the values, in order).
+std::vector<std::string> procFiles(const TunableInfo& info);
+
+// Kinds whose changes are not step-limited (a percentage of a flag, choice or mask is
+// meaningless) and not ordered.
+bool isDiscrete(ValueKind kind);
 
 // Every tunable the product knows. Order follows the TunableId enum.
 std::span<const TunableInfo> allTunables();
@@ -45,5 +68,8 @@ const proto::TunerId* findTuner(std::string_view name);
 std::string_view tunerName(proto::TunerId id);
 std::string_view scenarioName(proto::ScenarioId id);
 std::string_view scenarioDescription(proto::ScenarioId id);
+// The tuner a scenario belongs to (ADMIN/ACTUATOR for rollback and recovery): a tuner may only
+// send its own scenarios.
+proto::TunerId scenarioTuner(proto::ScenarioId id);
 
 }  // namespace bpftune::policy

@@ -14,34 +14,33 @@ Refusal refuse(std::string field, int64_t bound, std::string reason) {
 }
 
 std::optional<Refusal> checkIdentity(const SetSysctl& r) {
-  switch (r.tuner) {
-    case proto::TunerId::TCP_BUFFER:
-      break;
-    case proto::TunerId::ADMIN:
-    case proto::TunerId::ACTUATOR:
-      return refuse("tuner",
-                    0,
-                    "tuner: " + std::string(tunerName(r.tuner)) +
-                        " is reserved for the actuator itself");
-    default:
-      return refuse("tuner", 0, "tuner: unknown id " + idText(static_cast<unsigned>(r.tuner)));
+  if (r.tuner == proto::TunerId::ADMIN || r.tuner == proto::TunerId::ACTUATOR) {
+    return refuse("tuner",
+                  0,
+                  "tuner: " + std::string(tunerName(r.tuner)) +
+                      " is reserved for the actuator itself");
   }
-  switch (r.scenario) {
-    case proto::ScenarioId::BUFFER_INCREASE:
-    case proto::ScenarioId::BUFFER_DECREASE:
-    case proto::ScenarioId::BUFFER_DECREASE_LATENCY:
-    case proto::ScenarioId::MEM_PRESSURE:
-    case proto::ScenarioId::MEM_EXHAUSTION:
-    case proto::ScenarioId::MODERATE_RCVBUF_ENABLE:
-      return std::nullopt;
-    case proto::ScenarioId::ROLLBACK:
-    case proto::ScenarioId::RECOVERY:
-      return refuse("scenario",
-                    0,
-                    "scenario: " + std::string(scenarioName(r.scenario)) +
-                        " is reserved for the actuator itself");
+  if (!isTuner(r.tuner)) {
+    return refuse("tuner", 0, "tuner: unknown id " + idText(static_cast<unsigned>(r.tuner)));
   }
-  return refuse("scenario", 0, "scenario: unknown id " + idText(static_cast<unsigned>(r.scenario)));
+  if (scenarioName(r.scenario) == "unknown") {
+    return refuse(
+        "scenario", 0, "scenario: unknown id " + idText(static_cast<unsigned>(r.scenario)));
+  }
+  const proto::TunerId owner = scenarioTuner(r.scenario);
+  if (owner == proto::TunerId::ADMIN || owner == proto::TunerId::ACTUATOR) {
+    return refuse("scenario",
+                  0,
+                  "scenario: " + std::string(scenarioName(r.scenario)) +
+                      " is reserved for the actuator itself");
+  }
+  if (owner != r.tuner) {
+    return refuse("scenario",
+                  0,
+                  "scenario: " + std::string(scenarioName(r.scenario)) + " belongs to tuner " +
+                      std::string(tunerName(owner)) + ", not " + std::string(tunerName(r.tuner)));
+  }
+  return std::nullopt;
 }
 
 std::optional<Refusal> checkBounds(const Limits& limits,
@@ -67,7 +66,7 @@ std::optional<Refusal> checkBounds(const Limits& limits,
 }
 
 std::optional<Refusal> checkOrder(const TunableInfo& info, const SetSysctl& r) {
-  if (info.kind == ValueKind::BOOLEAN) {
+  if (isDiscrete(info.kind)) {
     return std::nullopt;
   }
   for (uint8_t i = 1; i < info.count; ++i) {
@@ -133,7 +132,7 @@ std::optional<Refusal> checkStep(const Limits& limits,
                                  const TunableInfo& info,
                                  const Values& live,
                                  const Values& next) {
-  if (info.kind == ValueKind::BOOLEAN) {
+  if (isDiscrete(info.kind)) {
     return std::nullopt;
   }
   for (uint8_t i = 0; i < info.count; ++i) {

@@ -12,12 +12,32 @@ enum TunableId {
   tcpWmem @1;            # net.ipv4.tcp_wmem (3 values, per netns)
   tcpMem @2;             # net.ipv4.tcp_mem (3 values, pages, init netns only)
   tcpModerateRcvbuf @3;  # net.ipv4.tcp_moderate_rcvbuf (1 value, per netns)
+  tcpNoMetricsSave @4;          # net.ipv4.tcp_no_metrics_save (per netns)
+  tcpNoSsthreshMetricsSave @5;  # net.ipv4.tcp_no_ssthresh_metrics_save (per netns)
+  highOrderAllocDisable @6;     # net.core.high_order_alloc_disable (init netns only)
+  tcpSyncookies @7;             # net.ipv4.tcp_syncookies (0, 1 or 2, per netns)
+  tcpMaxSynBacklog @8;          # net.ipv4.tcp_max_syn_backlog (per netns)
+  neighArpGcThresh @9;          # gc_thresh1/2/3 of the arp table (3 values; rtnetlink, init netns)
+  neighNdiscGcThresh @10;       # gc_thresh1/2/3 of the ndisc table (3 values; rtnetlink, init netns)
+  netdevMaxBacklog @11;         # net.core.netdev_max_backlog (init netns only)
+  flowLimitCpuBitmap @12;       # net.core.flow_limit_cpu_bitmap (CPU mask, init netns only)
+  netdevBudget @13;             # net.core.netdev_budget (init netns only)
+  netdevBudgetUsecs @14;        # net.core.netdev_budget_usecs (init netns only)
+  ipfragHighThresh @15;         # net.ipv4.ipfrag_high_thresh (bytes, per netns)
+  ip6fragHighThresh @16;        # net.ipv6.ip6frag_high_thresh (bytes, per netns)
+  udpMem @17;                   # net.ipv4.udp_mem (3 values, pages, init netns only)
+  rmemMax @18;                  # net.core.rmem_max (bytes, per netns)
+  rmemDefault @19;              # net.core.rmem_default (bytes, per netns)
 }
 
 enum TunerId {
   tcpBuffer @0;
   admin @1;              # changes the administrator asked for (rollback)
   actuator @2;           # changes the actuator made on its own (crash recovery)
+  neighTable @3;
+  netBuffer @4;
+  ipFrag @5;
+  udpBuffer @6;
 }
 
 enum ScenarioId {
@@ -29,6 +49,28 @@ enum ScenarioId {
   moderateRcvbufEnable @5;   # match receive buffer size with throughput needs
   rollback @6;               # restore the value from before bpftune's first change
   recovery @7;               # resolve an intent left without outcome by a crash
+  # tcp_buffer: low memory and SYN floods
+  lowMemEnter @8;            # set tunable on entering low-memory state
+  lowMemLeave @9;            # unset tunable set earlier in low-memory state
+  synBacklogIncrease @10;    # SYN-ACK retransmits correlate with accepted connections: grow
+  synBacklogDecrease @11;    # retransmits without accepted connections (flood): shrink
+  syncookiesEnable @12;      # under low memory further backlog growth does not help
+  syncookiesDisable @13;     # syncookies fail (>= 1024 failed, 0 good): they are ineffective
+  # neigh_table
+  neighTableFull @14;        # neighbour table nearly full: grow gc_thresh1/2/3
+  neighTableEmpty @15;       # neighbour table nearly empty: shrink toward kernel defaults
+  # net_buffer
+  netdevBacklogIncrease @16; # CPU backlog drops: grow netdev_max_backlog
+  flowLimitCpuSet @17;       # set the dropping CPU's bit in flow_limit_cpu_bitmap
+  netdevBudgetIncrease @18;  # NAPI polls exhaust their budget: grow budget and budget_usecs
+  netdevBudgetDecrease @19;  # budget growth correlates with scheduler wait: shrink
+  # ip_frag
+  fragThreshIncrease @20;    # reassembly memory nears the high threshold: grow it
+  fragThreshDecrease @21;    # reassembly failures correlate with growth (fragment flood): shrink
+  # udp_buffer
+  udpBufferIncrease @22;     # receive buffer drops near rmem_max / rmem_default: grow
+  udpMemPressure @23;        # UDP memory near udp_mem[1]
+  udpMemExhaustion @24;      # UDP memory near udp_mem[2]
 }
 
 struct Request {

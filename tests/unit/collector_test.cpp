@@ -7,6 +7,7 @@
 #include "actuator_link.h"
 #include "daemon.h"
 #include "options.h"
+#include "proc_counters.h"
 #include "status.h"
 #include "sysctl_watch.h"
 #include "system_info.h"
@@ -248,6 +249,79 @@ TEST(Options, UsageErrors) {
   EXPECT_FALSE(parseOptions({"--socket"}).ok());
   EXPECT_FALSE(parseOptions({"--actuator-user"}).ok());
   EXPECT_FALSE(parseOptions({"--bogus"}).ok());
+}
+
+}  // namespace
+}  // namespace bpftune::collector
+
+namespace bpftune::collector {
+namespace {
+
+using tuners::CounterId;
+
+TEST(ProcCounters, PairedTablesByPrefixAndName) {
+  Counters c;
+  parsePairedTable(
+      "TcpExt: SyncookiesSent SyncookiesRecv SyncookiesFailed ListenDrops\n"
+      "TcpExt: 5 0 1500 7\n"
+      "IpExt: InNoRoutes\nIpExt: 3\n",
+      c);
+  parsePairedTable("Ip: Forwarding ReasmReqds ReasmFails\nIp: 1 40 12\n"
+                   "Tcp: RtoMin PassiveOpens\nTcp: 200 9\n"
+                   "Udp: InDatagrams RcvbufErrors\nUdp: 100 4\n",
+                   c);
+  EXPECT_EQ(c[CounterId::TCPEXT_SYNCOOKIES_SENT], 5);
+  EXPECT_EQ(c[CounterId::TCPEXT_SYNCOOKIES_FAILED], 1500);
+  EXPECT_EQ(c[CounterId::TCPEXT_LISTEN_DROPS], 7);
+  EXPECT_EQ(c[CounterId::TCP_PASSIVE_OPENS], 9);
+  EXPECT_EQ(c[CounterId::IP_REASM_REQDS], 40);
+  EXPECT_EQ(c[CounterId::IP_REASM_FAILS], 12);
+  EXPECT_EQ(c[CounterId::UDP_RCVBUF_ERRORS], 4);
+}
+
+TEST(ProcCounters, Snmp6AddsToTheIpv4UdpCounters) {
+  Counters c;
+  parsePairedTable("Udp: InDatagrams RcvbufErrors\nUdp: 100 4\n", c);
+  parseSnmp6("Ip6ReasmReqds                   \t8\nIp6ReasmFails 2\nUdp6InDatagrams 50\n"
+             "Udp6RcvbufErrors 6\n",
+             c);
+  EXPECT_EQ(c[CounterId::IP6_REASM_REQDS], 8);
+  EXPECT_EQ(c[CounterId::IP6_REASM_FAILS], 2);
+  EXPECT_EQ(c[CounterId::UDP_IN_DATAGRAMS], 150);
+  EXPECT_EQ(c[CounterId::UDP_RCVBUF_ERRORS], 10);
+}
+
+TEST(ProcCounters, SoftnetColumnsAreHexSummedOverCpus) {
+  Counters c;
+  parseSoftnetStat("00180b4e 00000103 0000000a 00000000\n001aa4ce 000000fd 00000001 00000000\n",
+                   c);
+  EXPECT_EQ(c[CounterId::SOFTNET_DROPPED], 0x103 + 0xfd);
+  EXPECT_EQ(c[CounterId::SOFTNET_TIME_SQUEEZE], 11);
+}
+
+TEST(ProcCounters, SchedWaitFromSchedstatOrPressure) {
+  Counters c;
+  parseSchedstat("version 15\ntimestamp 1\ncpu0 0 0 10 2 5 1 1000 300 7\n"
+                 "cpu1 0 0 10 2 5 1 3000 100 7\ndomain0 3 1 2 3\n",
+                 c);
+  EXPECT_EQ(c[CounterId::SCHED_RUN_NS], 4000);
+  EXPECT_EQ(c[CounterId::SCHED_WAIT_NS], 400);
+  Counters p;
+  parsePressureCpu("some avg10=0.00 avg60=0.01 avg300=0.20 total=150323401\nfull total=0\n", p);
+  parseProcStat("cpu  100 0 50 9999 7 0 3 0 0 0\ncpu0 100 0 50 9999 7 0 3 0 0 0\n", p);
+  EXPECT_EQ(p[CounterId::SCHED_WAIT_NS], 150323401000LL);
+  EXPECT_EQ(p[CounterId::SCHED_RUN_NS], 153 * (1000000000 / ::sysconf(_SC_CLK_TCK)));
+}
+
+TEST(ProcCounters, ReadsOnlyWhatWasAskedForFromTheOwnNamespace) {
+  const std::array<CounterId, 2> wanted = {CounterId::TCP_PASSIVE_OPENS,
+                                           CounterId::SOFTNET_DROPPED};
+  Counters c = readCounters(wanted, "/proc/self/net");
+  EXPECT_TRUE(c.contains(CounterId::TCP_PASSIVE_OPENS));
+  EXPECT_TRUE(c.contains(CounterId::SOFTNET_DROPPED));
+  EXPECT_EQ(c.size(), 2U);
+  // No process known in the namespace: machine-wide counters only.
+  EXPECT_EQ(readCounters(wanted, "").size(), 1U);
 }
 
 }  // namespace

@@ -430,3 +430,36 @@ TEST(BootStateTest, ReadBackFailureAfterAWriteMeansTheNewValue) {
 
 }  // namespace
 }  // namespace bpftune::actuator
+
+namespace bpftune::actuator {
+namespace {
+
+// flow_limit_cpu_bitmap is a hex cpumask (comma-separated 32-bit groups on big machines).
+TEST(SysctlIo, CpuMaskIsReadAndWrittenAsHex) {
+  const policy::TunableInfo* info = policy::findTunable(proto::TunableId::FLOW_LIMIT_CPU_BITMAP);
+  ASSERT_NE(info, nullptr);
+  char path[] = "/tmp/bpftune-cpumask-XXXXXX";
+  UniqueFd fd(::mkstemp(path));
+  ASSERT_TRUE(fd.valid());
+  ::unlink(path);
+  ASSERT_TRUE(writeSysctlFd(fd.get(), *info, {0x1a, 0, 0}).ok());
+  char text[16] = {};
+  ASSERT_EQ(::pread(fd.get(), text, sizeof(text) - 1, 0), 3);
+  EXPECT_STREQ(text, "1a\n");
+  ASSERT_EQ(::pwrite(fd.get(), "00000001,8000000f\n", 18, 0), 18);
+  auto v = readSysctlFd(fd.get(), *info);
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_EQ((*v)[0], 0x18000000fLL);
+  ASSERT_EQ(::pwrite(fd.get(), "xyz\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n", 18, 0), 18);
+  EXPECT_FALSE(readSysctlFd(fd.get(), *info).ok());
+}
+
+TEST(SysctlIo, NeighThresholdsAreNeverWrittenThroughProc) {
+  const policy::TunableInfo* info = policy::findTunable(proto::TunableId::NEIGH_ARP_GC_THRESH);
+  auto written = writeSysctl(-1, *info, {128, 512, 1024});
+  ASSERT_FALSE(written.ok());
+  EXPECT_EQ(written.error().errnum, EOPNOTSUPP);
+}
+
+}  // namespace
+}  // namespace bpftune::actuator

@@ -78,8 +78,13 @@ TEST(PolicyParse, ShippedDefaultPolicyParses) {
   text << in.rdbuf();
   auto p = parsePolicy(text.str());
   ASSERT_TRUE(p.ok()) << p.error().message;
-  EXPECT_EQ(p->size(), 4U);
+  // Every tunable the product knows is in the shipped allowlist.
+  EXPECT_EQ(p->size(), allTunables().size());
   EXPECT_EQ(p->find(TunableId::TCP_MEM)->max, int64_t{1} << 36);
+  EXPECT_EQ(p->find(TunableId::NETDEV_BUDGET_USECS)->max, 50000);
+  EXPECT_EQ(p->find(TunableId::RMEM_MAX)->min, 8192);
+  EXPECT_EQ(p->find(TunableId::RMEM_DEFAULT)->max, 268435456);
+  EXPECT_EQ(p->find(TunableId::TCP_MAX_SYN_BACKLOG)->min, 128);
 }
 
 TEST(PolicyParse, CommentsBlankLinesAndWindows) {
@@ -199,6 +204,53 @@ TEST(Validator, UnknownAndReservedScenario) {
   EXPECT_EQ(refusalOf(r), "scenario|0|scenario: unknown id 40");
   r.scenario = ScenarioId::ROLLBACK;
   EXPECT_EQ(refusalOf(r), "scenario|0|scenario: rollback is reserved for the actuator itself");
+}
+
+TEST(Validator, ScenarioMustBelongToTheTuner) {
+  SetSysctl r = rmemRequest();
+  r.scenario = ScenarioId::NEIGH_TABLE_FULL;
+  EXPECT_EQ(refusalOf(r),
+            "scenario|0|scenario: neighbour table nearly full belongs to tuner neigh_table, not "
+            "tcp_buffer");
+  r.tuner = TunerId::NEIGH_TABLE;
+  EXPECT_FALSE(checkRequest(defaults(), r, COOKIE).has_value());
+}
+
+TEST(Validator, DiscreteKindsAreNotStepLimitedOrOrdered) {
+  const TunableInfo* mask = findTunable(TunableId::FLOW_LIMIT_CPU_BITMAP);
+  const TunableInfo* cookies = findTunable(TunableId::TCP_SYNCOOKIES);
+  const TunableInfo* backlog = findTunable(TunableId::NETDEV_MAX_BACKLOG);
+  Limits limits{0, 1000, 25, 20, 10};
+  EXPECT_FALSE(checkStep(limits, *mask, {0, 0, 0}, {3, 0, 0}).has_value());
+  EXPECT_FALSE(checkStep(limits, *cookies, {0, 0, 0}, {1, 0, 0}).has_value());
+  EXPECT_TRUE(checkStep(limits, *backlog, {100, 0, 0}, {200, 0, 0}).has_value());
+}
+
+TEST(TunableTable, NeighThresholdsLiveInThreeFiles) {
+  const TunableInfo* arp = findTunable(TunableId::NEIGH_ARP_GC_THRESH);
+  ASSERT_NE(arp, nullptr);
+  EXPECT_EQ(arp->backend, Backend::NEIGH_TABLE);
+  EXPECT_EQ(arp->neighTable, "arp_cache");
+  EXPECT_FALSE(arp->perNetns);
+  EXPECT_EQ(procFiles(*arp),
+            (std::vector<std::string>{"ipv4/neigh/default/gc_thresh1",
+                                      "ipv4/neigh/default/gc_thresh2",
+                                      "ipv4/neigh/default/gc_thresh3"}));
+  EXPECT_EQ(procFiles(*findTunable(TunableId::TCP_RMEM)),
+            std::vector<std::string>{"ipv4/tcp_rmem"});
+}
+
+TEST(TunableTable, EveryScenarioHasAnOwnerAndEveryTunerAName) {
+  for (unsigned raw = 0; raw <= static_cast<unsigned>(ScenarioId::UDP_MEM_EXHAUSTION); ++raw) {
+    auto id = static_cast<ScenarioId>(raw);
+    EXPECT_NE(scenarioName(id), "unknown") << raw;
+    EXPECT_NE(scenarioDescription(id), "unknown") << raw;
+  }
+  for (TunerId tuner : allTuners()) {
+    EXPECT_NE(tunerName(tuner), "unknown");
+    ASSERT_NE(findTuner(tunerName(tuner)), nullptr);
+    EXPECT_EQ(*findTuner(tunerName(tuner)), tuner);
+  }
 }
 
 TEST(Validator, PerNetnsTunableInAnyNamespace) {

@@ -25,11 +25,38 @@ struct Values {
   bool operator==(const Values& other) const = default;
 };
 
+// Kernel counters a tuner may ask for (Tuner::counters()). Per-netns ones are read in the event's
+// namespace (/proc/<pid>/net/... of a process in it); SOFTNET_* and SCHED_* are machine-wide.
+// Values are cumulative, as the kernel keeps them.
+enum class CounterId {
+  TCPEXT_SYNCOOKIES_SENT,    // /proc/net/netstat TcpExt: SyncookiesSent
+  TCPEXT_SYNCOOKIES_RECV,    // TcpExt: SyncookiesRecv (cookies that validated)
+  TCPEXT_SYNCOOKIES_FAILED,  // TcpExt: SyncookiesFailed
+  TCPEXT_LISTEN_DROPS,       // TcpExt: ListenDrops
+  TCPEXT_REQQ_FULL_DROP,     // TcpExt: TCPReqQFullDrop
+  TCP_PASSIVE_OPENS,         // /proc/net/snmp Tcp: PassiveOpens (accepted handshakes)
+  IP_REASM_REQDS,            // /proc/net/snmp Ip: ReasmReqds
+  IP_REASM_FAILS,            // Ip: ReasmFails
+  IP6_REASM_REQDS,           // /proc/net/snmp6 Ip6ReasmReqds
+  IP6_REASM_FAILS,           // Ip6ReasmFails
+  UDP_IN_DATAGRAMS,          // /proc/net/snmp Udp: InDatagrams + snmp6 Udp6InDatagrams
+  UDP_RCVBUF_ERRORS,         // Udp: RcvbufErrors + Udp6RcvbufErrors
+  SOFTNET_DROPPED,           // /proc/net/softnet_stat column 2, summed over CPUs
+  SOFTNET_TIME_SQUEEZE,      // softnet_stat column 3, summed over CPUs
+  SCHED_RUN_NS,              // /proc/schedstat: time tasks ran, summed over CPUs
+  SCHED_WAIT_NS,             // /proc/schedstat: time runnable tasks waited, summed over CPUs
+};
+
 // What the collector read just before calling the tuner: for its own netns from /proc/sys, for
 // any other netns the values the event carries (or newer ones from an actuator reply).
 struct CurrentValues {
   std::map<TunableId, Values> sysctls;
   int64_t freeBufferPages = 0;  // nr_free_buffer_pages estimate from /proc/zoneinfo
+  // The counters the tuner asked for; one it cannot have (no process in the namespace, no
+  // IPv6) is absent, and the tuner decides without it.
+  std::map<CounterId, int64_t> counters;
+  // The event's netns is the collector's own (the init netns in production).
+  bool homeNetns = false;
 };
 
 struct Proposal {
@@ -54,6 +81,8 @@ public:
   virtual std::string_view name() const = 0;
   // Tunables the collector reads into CurrentValues before each onEvent call.
   virtual std::vector<TunableId> tunables() const = 0;
+  // Counters the collector reads into CurrentValues before each onEvent call.
+  virtual std::vector<CounterId> counters() const { return {}; }
   virtual std::vector<Proposal> onEvent(const bpftune_event& event,
                                         const CurrentValues& current) = 0;
   // Told after the actuator answered, so the tuner can follow up (e.g. moderate_rcvbuf after an

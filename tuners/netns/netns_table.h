@@ -29,6 +29,7 @@ struct ScanEntry {
   std::string name;  // "/run/netns/NAME" -> "NAME"; other nsfs mounts: the mount path
   bool byTask = false;
   bool byMount = false;
+  int32_t pid = 0;  // a process in it (task iterator), 0: none; its /proc/<pid>/net is the netns'
 };
 
 struct ScanChanges {

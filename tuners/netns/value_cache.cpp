@@ -32,7 +32,35 @@ void ValueCache::forget(uint64_t netns) {
   }
 }
 
+namespace {
+
+// Which event slot holds which per-netns tunable, per tuner (events.h enum bpftune_*_slot).
+struct Slot {
+  uint32_t tuner;
+  TunableId tunable;
+  int slot;
+};
+constexpr Slot SLOTS[] = {
+    {BPFTUNE_TUNER_TCP_BUFFER, TunableId::TCP_MAX_SYN_BACKLOG, TCP_BUFFER_NS_MAX_SYN_BACKLOG},
+    {BPFTUNE_TUNER_TCP_BUFFER, TunableId::TCP_SYNCOOKIES, TCP_BUFFER_NS_SYNCOOKIES},
+    {BPFTUNE_TUNER_TCP_BUFFER, TunableId::TCP_NO_METRICS_SAVE, TCP_BUFFER_NS_NO_METRICS_SAVE},
+    {BPFTUNE_TUNER_TCP_BUFFER,
+     TunableId::TCP_NO_SSTHRESH_METRICS_SAVE,
+     TCP_BUFFER_NS_NO_SSTHRESH_METRICS_SAVE},
+    {BPFTUNE_TUNER_IP_FRAG, TunableId::IPFRAG_HIGH_THRESH, IP_FRAG_NS_IPFRAG_HIGH_THRESH},
+    {BPFTUNE_TUNER_IP_FRAG, TunableId::IP6FRAG_HIGH_THRESH, IP_FRAG_NS_IP6FRAG_HIGH_THRESH},
+    {BPFTUNE_TUNER_UDP_BUFFER, TunableId::RMEM_MAX, UDP_BUFFER_NS_RMEM_MAX},
+    {BPFTUNE_TUNER_UDP_BUFFER, TunableId::RMEM_DEFAULT, UDP_BUFFER_NS_RMEM_DEFAULT},
+};
+
+}  // namespace
+
 std::optional<Values> valuesFromEvent(const bpftune_event& event, TunableId tunable) {
+  for (const Slot& s : SLOTS) {
+    if (s.tuner == event.tuner && s.tunable == tunable) {
+      return Values{1, {event.ns_values[s.slot], 0, 0}};
+    }
+  }
   if (event.tuner != BPFTUNE_TUNER_TCP_BUFFER) {
     return std::nullopt;
   }
@@ -43,8 +71,8 @@ std::optional<Values> valuesFromEvent(const bpftune_event& event, TunableId tuna
       return Values{3, {event.wmem[0], event.wmem[1], event.wmem[2]}};
     case TunableId::TCP_MODERATE_RCVBUF:
       return Values{1, {event.moderate_rcvbuf, 0, 0}};
-    case TunableId::TCP_MEM:
-      break;  // global: read where it exists (the init netns), never from an event
+    default:
+      break;  // global ones are read where they exist (the init netns), never from an event
   }
   return std::nullopt;
 }
