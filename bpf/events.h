@@ -71,7 +71,8 @@ enum bpftune_udp_buffer_event {
   UDP_BUFFER_EV_MEM = 2,         /* -ENOBUFS / memory accounting near udp_mem[1] or [2] */
 };
 
-/* udp_buffer ns_values[] slots. */
+/* udp_buffer ns_values[] slots: the socket's namespace's copies (read-only outside the init
+ * netns since Linux 6.x; bpftune writes the init netns' values). */
 enum bpftune_udp_buffer_slot {
   UDP_BUFFER_NS_RMEM_MAX = 0,
   UDP_BUFFER_NS_RMEM_DEFAULT = 1,

@@ -14,7 +14,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define SYSCTL_WATCH_HOOK 0
 #define SYSCTL_NAME_LEN   64
-#define MAX_WATCHED       16
+#define MAX_WATCHED       64 /* sysctl files of every tunable (gc_thresh triples are three) */
 
 /* The actuator's uid: its writes are bpftune's own. Set before load. */
 const volatile __u32 actuator_uid = 0;

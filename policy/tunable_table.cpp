@@ -36,8 +36,8 @@ constexpr std::array<TunableInfo, 20> TUNABLES = {{
     {TunableId::IPFRAG_HIGH_THRESH, "net.ipv4.ipfrag_high_thresh", "ipv4/ipfrag_high_thresh", 1, INT, NS},
     {TunableId::IP6FRAG_HIGH_THRESH, "net.ipv6.ip6frag_high_thresh", "ipv6/ip6frag_high_thresh", 1, INT, NS},
     {TunableId::UDP_MEM, "net.ipv4.udp_mem", "ipv4/udp_mem", 3, PAGES, INIT_ONLY},
-    {TunableId::RMEM_MAX, "net.core.rmem_max", "core/rmem_max", 1, INT, NS},
-    {TunableId::RMEM_DEFAULT, "net.core.rmem_default", "core/rmem_default", 1, INT, NS},
+    {TunableId::RMEM_MAX, "net.core.rmem_max", "core/rmem_max", 1, INT, INIT_ONLY},
+    {TunableId::RMEM_DEFAULT, "net.core.rmem_default", "core/rmem_default", 1, INT, INIT_ONLY},
 }};
 // clang-format on
 
