@@ -43,7 +43,8 @@ case "${1:-}" in
     install_packages
     build
     cd build
-    exec ctest --output-on-failure "$@"
+    # Integration tests run one at a time (resource lock "kernel"); lint and unit tests beside them.
+    exec ctest --output-on-failure --parallel "$(nproc)" "$@"
     ;;
   *)
     echo "usage: $0 run|test [options]" >&2
