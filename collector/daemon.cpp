@@ -3,6 +3,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -108,6 +109,10 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const Options& options) {
   }
   d->ringbufFd = std::move(*rb);
   for (const TunerEntry& entry : tunerRegistry()) {
+    if (!options.tuners.empty() && std::ranges::find(options.tuners, entry.name) == options.tuners.end()) {
+      log::info(std::string(entry.name) + ": not started (--tuners)");
+      continue;
+    }
     BpfConfig config{options.learningRate, d->ringbufFd.get()};
     auto bpf = entry.attach(config);
     if (!bpf) {

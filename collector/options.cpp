@@ -1,6 +1,9 @@
 #include "options.h"
 
 #include <charconv>
+#include <sstream>
+
+#include "tunable_table.h"
 
 namespace bpftune::collector {
 namespace {
@@ -12,6 +15,25 @@ Result<int> parseLearningRate(const std::string& text) {
     return makeError("--learning-rate must be an integer from 0 to 4, got '" + text + "'");
   }
   return rate;
+}
+
+Result<std::vector<std::string>> parseTuners(const std::string& text) {
+  std::vector<std::string> names;
+  std::istringstream in(text);
+  for (std::string name; std::getline(in, name, ',');) {
+    if (policy::findTuner(name) == nullptr) {
+      std::string known;
+      for (proto::TunerId id : policy::allTuners()) {
+        known += (known.empty() ? "" : ", ") + std::string(policy::tunerName(id));
+      }
+      return makeError("--tuners: unknown tuner '" + name + "' (known: " + known + ")");
+    }
+    names.push_back(name);
+  }
+  if (names.empty()) {
+    return makeError("--tuners needs at least one tuner name");
+  }
+  return names;
 }
 
 }  // namespace
@@ -29,7 +51,7 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
       continue;
     }
     if (arg != "--socket" && arg != "--status" && arg != "--user" && arg != "--actuator-user" &&
-        arg != "--learning-rate") {
+        arg != "--learning-rate" && arg != "--tuners") {
       return makeError("unknown option '" + arg + "'");
     }
     if (i + 1 >= args.size() || args[i + 1].empty()) {
@@ -44,6 +66,12 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
       options.user = value;
     } else if (arg == "--actuator-user") {
       options.actuatorUser = value;
+    } else if (arg == "--tuners") {
+      auto tuners = parseTuners(value);
+      if (!tuners) {
+        return tuners.error();
+      }
+      options.tuners = std::move(*tuners);
     } else {
       auto rate = parseLearningRate(value);
       if (!rate) {
@@ -63,6 +91,7 @@ std::string usageText() {
          "  --actuator-user NAME  the actuator's user: its sysctl writes are not overrides\n"
          "                        (default bpftune)\n"
          "  --learning-rate N     0..4, step 1/64 .. 1/4 of a value (default 4)\n"
+         "  --tuners A,B,...      run only these tuners (default: all of them)\n"
          "  --debug               verbose logging\n"
          "  --help                this text\n";
 }

@@ -14,6 +14,8 @@ struct Options {
   std::string user = "bpftune-collector";
   std::string actuatorUser = "bpftune";  // its sysctl writes are bpftune's own, not overrides
   int learningRate = 4;
+  // Tuners to run (names as policy::tunerName); empty: every registered tuner.
+  std::vector<std::string> tuners;
   bool debug = false;
   bool help = false;
 };

@@ -35,7 +35,8 @@ bool accepts(Command command, std::string_view flag) {
   switch (command) {
     case Command::RUN:
       return flag == "--learning-rate" || flag == "--rollback-on-exit" || flag == "--policy" ||
-             flag == "--debug" || flag == "--user" || flag == "--collector-user";
+             flag == "--debug" || flag == "--user" || flag == "--collector-user" ||
+             flag == "--tuners";
     case Command::STATUS:
     case Command::JOURNAL:
       return flag == "--json";
@@ -53,7 +54,7 @@ bool accepts(Command command, std::string_view flag) {
 bool takesValue(std::string_view flag) {
   return flag == "--run-dir" || flag == "--state-dir" || flag == "--bin-dir" ||
          flag == "--learning-rate" || flag == "--policy" || flag == "--user" ||
-         flag == "--collector-user" || flag == "--netns";
+         flag == "--collector-user" || flag == "--netns" || flag == "--tuners";
 }
 
 Result<int> parseLearningRate(std::string_view text) {
@@ -98,6 +99,9 @@ Status applyFlag(Options& options, std::string_view flag, const std::string& val
     options.netns = value;
   } else if (flag == "--sysctl-d") {
     options.sysctlD = true;
+  } else if (flag == "--tuners") {
+    // Checked by the collector, which knows the tuners (a usage error there stops `run`).
+    options.tuners = value;
   }
   if ((flag == "--run-dir" || flag == "--state-dir" || flag == "--policy" || flag == "--bin-dir") &&
       (value.empty() || value[0] != '/')) {
@@ -160,6 +164,7 @@ const char* usageText() {
          "             --learning-rate N (0..4, default 4)  --rollback-on-exit  --debug\n"
          "             --policy FILE  --user NAME (actuator, default bpftune)\n"
          "             --collector-user NAME (default bpftune-collector)\n"
+         "             --tuners A,B,... (default: every tuner)\n"
          "  status     what the collector is doing (--json for the raw status document)\n"
          "  journal    every journaled change (--json for one JSON object per line)\n"
          "  verify     check the journal's hash chain; names the first bad record\n"

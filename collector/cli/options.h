@@ -41,6 +41,7 @@ struct Options {
   Command command = Command::HELP;
   Paths paths;
   int learningRate = 4;
+  std::string tuners;  // run --tuners A,B: passed to the collector; empty: all
   bool rollbackOnExit = false;
   bool json = false;
   bool debug = false;

@@ -54,6 +54,10 @@ std::vector<std::string> collectorArgs(const Options& options) {
   if (options.debug) {
     args.emplace_back("--debug");
   }
+  if (!options.tuners.empty()) {
+    args.emplace_back("--tuners");
+    args.push_back(options.tuners);
+  }
   return args;
 }
 

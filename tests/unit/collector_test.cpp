@@ -243,6 +243,14 @@ TEST(Options, ParsesAll) {
 
 TEST(Options, UsageErrors) {
   EXPECT_FALSE(parseOptions({"--learning-rate", "5"}).ok());
+  auto tuners = parseOptions({"--tuners", "ip_frag,tcp_buffer"});
+  ASSERT_TRUE(tuners.ok());
+  EXPECT_EQ(tuners->tuners, (std::vector<std::string>{"ip_frag", "tcp_buffer"}));
+  auto unknown = parseOptions({"--tuners", "tcp_buffer,route_table"});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("unknown tuner 'route_table' (known: tcp_buffer,"),
+            std::string::npos);
+  EXPECT_FALSE(parseOptions({"--tuners", ","}).ok());
   EXPECT_FALSE(parseOptions({"--learning-rate", "-1"}).ok());
   EXPECT_FALSE(parseOptions({"--learning-rate", "2x"}).ok());
   EXPECT_FALSE(parseOptions({"--learning-rate"}).ok());
