@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <charconv>
 
+#include "cpu_mask.h"
 #include "unique_fd.h"
 
 #ifndef SO_NETNS_COOKIE
@@ -43,52 +44,20 @@ Result<Values> parseValues(const std::string& text, uint8_t count) {
 
 namespace {
 
-// A cpumask as the kernel prints it: hex, in comma-separated 32-bit groups beyond 32 CPUs.
-Result<Values> parseCpuMask(const std::string& text) {
-  uint64_t mask = 0;
-  int digits = 0;
-  for (char c : text) {
-    if (c == ',' || c == '\n' || c == ' ') {
-      continue;
-    }
-    int nibble = c >= '0' && c <= '9'   ? c - '0'
-                 : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                 : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                        : -1;
-    if (nibble < 0) {
-      return makeError("cpu mask '" + text + "' is not hex");
-    }
-    if (mask >> 60 != 0) {
-      return makeError("cpu mask '" + text + "' names CPUs beyond 63");
-    }
-    mask = mask << 4 | static_cast<uint64_t>(nibble);
-    ++digits;
-  }
-  if (digits == 0) {
-    return makeError("cpu mask '" + text + "' is empty");
-  }
-  return Values{static_cast<int64_t>(mask), 0, 0};
-}
-
-std::string formatCpuMask(int64_t value) {
-  static constexpr char HEX[] = "0123456789abcdef";
-  auto mask = static_cast<uint64_t>(value);
-  std::string out;
-  do {
-    out.insert(out.begin(), HEX[mask & 0xf]);
-    mask >>= 4;
-  } while (mask != 0);
-  return out + "\n";
-}
-
 std::string formatFor(const policy::TunableInfo& info, const Values& values) {
-  return info.kind == policy::ValueKind::CPU_MASK ? formatCpuMask(values[0])
+  return info.kind == policy::ValueKind::CPU_MASK ? policy::formatCpuMask(values[0])
                                                   : formatValues(values, info.count);
 }
 
 Result<Values> parseFor(const policy::TunableInfo& info, const std::string& text) {
-  return info.kind == policy::ValueKind::CPU_MASK ? parseCpuMask(text)
-                                                  : parseValues(text, info.count);
+  if (info.kind != policy::ValueKind::CPU_MASK) {
+    return parseValues(text, info.count);
+  }
+  auto mask = policy::parseCpuMask(text);
+  if (!mask) {
+    return mask.error();
+  }
+  return Values{*mask, 0, 0};
 }
 
 Result<std::string> preadText(int fd, const policy::TunableInfo& info) {

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cpu_mask.h"
 #include "tunable_table.h"
 #include "unique_fd.h"
 
@@ -159,6 +160,13 @@ Result<tuners::Values> readTunable(proto::TunableId id, const std::string& procR
   }
   std::stringstream text;
   text << in.rdbuf();
+  if (info->kind == policy::ValueKind::CPU_MASK) {
+    auto mask = policy::parseCpuMask(text.str());
+    if (!mask) {
+      return mask.error();
+    }
+    return tuners::Values{1, {*mask, 0, 0}};
+  }
   return parseSysctlValues(text.str(), info->count);
 }
 

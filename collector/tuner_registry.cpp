@@ -2,13 +2,16 @@
 
 #include <array>
 
+#include "net_buffer_bpf.h"
+#include "net_buffer_tuner.h"
 #include "tcp_buffer_tuner.h"
 
 namespace bpftune::collector {
 namespace {
 
-const std::array<TunerEntry, 1> REGISTRY = {{
+const std::array<TunerEntry, 2> REGISTRY = {{
     {"tcp_buffer", &attachTcpBufferBpf, &tuners::makeTcpBufferTuner},
+    {"net_buffer", &attachNetBufferBpf, &tuners::makeNetBufferTuner},
 }};
 
 }  // namespace

@@ -1,6 +1,12 @@
 // Collector unit tests: pure parts only (no root, no BPF).
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <array>
 #include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -58,6 +64,29 @@ TEST(Sysctl, CountMismatchIsError) {
   EXPECT_FALSE(parseSysctlValues("1\n", 3).ok());
   EXPECT_FALSE(parseSysctlValues("1 2 3 4\n", 3).ok());
   EXPECT_FALSE(parseSysctlValues("x\n", 1).ok());
+}
+
+// flow_limit_cpu_bitmap is a hex cpumask: the collector must read it as the actuator writes it.
+TEST(Sysctl, CpuMaskIsReadAsHex) {
+  char dir[] = "/tmp/bpftune-sysnet-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string root(dir);
+  ASSERT_EQ(::mkdir((root + "/core").c_str(), 0700), 0);
+  const std::string file = root + "/core/flow_limit_cpu_bitmap";
+  auto readAs = [&](const char* text) {
+    std::ofstream(file, std::ios::trunc) << text;
+    return readTunable(proto::TunableId::FLOW_LIMIT_CPU_BITMAP, root);
+  };
+  auto v = readAs("1a\n");
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_EQ(*v, (tuners::Values{1, {0x1a, 0, 0}}));
+  v = readAs("00000001,8000000f\n");
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_EQ(v->v[0], 0x18000000fLL);
+  EXPECT_FALSE(readAs("xyz\n").ok());
+  ::unlink(file.c_str());
+  ::rmdir((root + "/core").c_str());
+  ::rmdir(dir);
 }
 
 tuners::Proposal sampleProposal() {
