@@ -52,6 +52,7 @@ FLOOD_PID=""
 setup_pair
 trap netbuf_cleanup EXIT
 HOST_DAEMONS=1
+TUNERS=net_buffer
 # The measured path: plain veth, no shaping.
 in_a tc qdisc del dev "${T_ID}va" root
 in_b tc qdisc del dev "${T_ID}vb" root
