@@ -112,10 +112,10 @@ struct bpftune_event {
   /* Tuners other than tcp_buffer's buffer limits: their per-netns tunables as the kernel saw them
    * in netns_cookie's namespace (slots per tuner, enum bpftune_*_slot above), and details. */
   __s64 ns_values[4];
-  __s64 detail[4];                 /* per tuner and kind; documented where it is filled */
-  __u32 cpu;                       /* bpf_get_smp_processor_id() when the hook fired */
-  __u32 ifindex;                   /* neigh_table: the device of the neighbour */
-  char dev[BPFTUNE_COMM_LEN];      /* neigh_table: its name, NUL padded */
+  __s64 detail[4];            /* per tuner and kind; documented where it is filled */
+  __u32 cpu;                  /* bpf_get_smp_processor_id() when the hook fired */
+  __u32 ifindex;              /* neigh_table: the device of the neighbour */
+  char dev[BPFTUNE_COMM_LEN]; /* neigh_table: its name, NUL padded */
 };
 
 /* NOLINTEND(readability-identifier-naming,modernize-use-using) */

@@ -109,7 +109,8 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const Options& options) {
   }
   d->ringbufFd = std::move(*rb);
   for (const TunerEntry& entry : tunerRegistry()) {
-    if (!options.tuners.empty() && std::ranges::find(options.tuners, entry.name) == options.tuners.end()) {
+    if (!options.tuners.empty() &&
+        std::ranges::find(options.tuners, entry.name) == options.tuners.end()) {
       log::info(std::string(entry.name) + ": not started (--tuners)");
       continue;
     }

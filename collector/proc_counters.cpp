@@ -18,7 +18,13 @@ namespace {
 
 using tuners::CounterId;
 
-enum class Source { NETSTAT, SNMP, SNMP6, SOFTNET, SCHEDSTAT };
+enum class Source {
+  NETSTAT,
+  SNMP,
+  SNMP6,
+  SOFTNET,
+  SCHEDSTAT
+};
 
 struct Field {
   CounterId id;
@@ -256,9 +262,8 @@ Counters readCounters(std::span<const tuners::CounterId> wanted, const std::stri
     }
   }
   // Only what was asked for: a file read for one counter yields its neighbours too.
-  std::erase_if(out, [&](const auto& kv) {
-    return std::ranges::find(wanted, kv.first) == wanted.end();
-  });
+  std::erase_if(
+      out, [&](const auto& kv) { return std::ranges::find(wanted, kv.first) == wanted.end(); });
   return out;
 }
 

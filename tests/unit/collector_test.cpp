@@ -298,11 +298,10 @@ using tuners::CounterId;
 
 TEST(ProcCounters, PairedTablesByPrefixAndName) {
   Counters c;
-  parsePairedTable(
-      "TcpExt: SyncookiesSent SyncookiesRecv SyncookiesFailed ListenDrops\n"
-      "TcpExt: 5 0 1500 7\n"
-      "IpExt: InNoRoutes\nIpExt: 3\n",
-      c);
+  parsePairedTable("TcpExt: SyncookiesSent SyncookiesRecv SyncookiesFailed ListenDrops\n"
+                   "TcpExt: 5 0 1500 7\n"
+                   "IpExt: InNoRoutes\nIpExt: 3\n",
+                   c);
   parsePairedTable("Ip: Forwarding ReasmReqds ReasmFails\nIp: 1 40 12\n"
                    "Tcp: RtoMin PassiveOpens\nTcp: 200 9\n"
                    "Udp: InDatagrams RcvbufErrors\nUdp: 100 4\n",
@@ -330,8 +329,7 @@ TEST(ProcCounters, Snmp6AddsToTheIpv4UdpCounters) {
 
 TEST(ProcCounters, SoftnetColumnsAreHexSummedOverCpus) {
   Counters c;
-  parseSoftnetStat("00180b4e 00000103 0000000a 00000000\n001aa4ce 000000fd 00000001 00000000\n",
-                   c);
+  parseSoftnetStat("00180b4e 00000103 0000000a 00000000\n001aa4ce 000000fd 00000001 00000000\n", c);
   EXPECT_EQ(c[CounterId::SOFTNET_DROPPED], 0x103 + 0xfd);
   EXPECT_EQ(c[CounterId::SOFTNET_TIME_SQUEEZE], 11);
 }
