@@ -24,6 +24,7 @@ enum bpftune_tcp_buffer_hook {
   TCP_BUFFER_HOOK_RCV_SPACE_ADJUST = 0,
   TCP_BUFFER_HOOK_SENDMSG_LOCKED = 1,
   TCP_BUFFER_HOOK_EXCEED_BUF_LIMIT = 2,
+  TCP_BUFFER_HOOK_RETRANSMIT_SYNACK = 3,
 };
 
 /* NOLINTEND(readability-identifier-naming,modernize-use-using) */

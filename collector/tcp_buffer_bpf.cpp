@@ -29,19 +29,24 @@ public:
   explicit TcpBufferBpf(Skeleton skel) : skel(std::move(skel)) {}
 
   std::vector<std::string> attachedPrograms() const override {
-    return {
-        "tp_btf/tcp_rcv_space_adjust", "tp_btf/tcp_sendmsg_locked", "tp_btf/sock_exceed_buf_limit"};
+    return {"tp_btf/tcp_rcv_space_adjust",
+            "tp_btf/tcp_sendmsg_locked",
+            "tp_btf/sock_exceed_buf_limit",
+            "tp_btf/tcp_retransmit_synack"};
   }
 
   std::vector<HookCounters> hooks() const override {
-    static constexpr const char* NAMES[] = {
-        "tcp_rcv_space_adjust", "tcp_sendmsg_locked", "sock_exceed_buf_limit"};
+    static constexpr const char* NAMES[] = {"tcp_rcv_space_adjust",
+                                            "tcp_sendmsg_locked",
+                                            "sock_exceed_buf_limit",
+                                            "tcp_retransmit_synack"};
     std::vector<HookCounters> out;
     for (size_t i = 0; i < std::size(NAMES); ++i) {
       const auto& s = skel->bss->bpftune_samples[i];
       uint32_t rate = readShared(s.rate);
-      if (rate == 0) {  // not called yet: report the starting N
-        rate = i == TCP_BUFFER_HOOK_EXCEED_BUF_LIMIT ? 1 : 4;
+      if (rate == 0) {  // not called yet: report the starting N (1: not sampled)
+        rate =
+            i == TCP_BUFFER_HOOK_EXCEED_BUF_LIMIT || i == TCP_BUFFER_HOOK_RETRANSMIT_SYNACK ? 1 : 4;
       }
       out.push_back({NAMES[i], readShared(s.calls), readShared(s.collected), rate});
     }

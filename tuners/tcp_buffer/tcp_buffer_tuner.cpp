@@ -9,11 +9,15 @@
 #include "change_limits.h"
 #include "correlation.h"
 #include "learning_rate.h"
+#include "low_memory.h"
+#include "syn_flood.h"
 #include "tcp_mem_rules.h"
+#include "why_text.h"
 
 namespace bpftune::tuners {
 namespace {
 
+using tcp_buffer::formatR;
 using tcp_buffer::MemoryState;
 
 // sysctl values are C ints: the kernel rejects anything above.
@@ -35,13 +39,6 @@ bool isOrdered(const Values& v) {
 
 std::string str(int64_t v) {
   return std::to_string(v);
-}
-
-// Two decimals without <format> or streams.
-std::string formatR(double r) {
-  const auto hundredths = static_cast<int64_t>(r * 100);
-  const int64_t frac = hundredths % 100;
-  return str(hundredths / 100) + (frac < 10 ? ".0" : ".") + str(frac);
 }
 
 std::string tunableName(TunableId id) {
@@ -68,7 +65,7 @@ std::optional<Proposal> tripleProposal(const bpftune_event& event,
 
 class TcpBufferTuner final : public Tuner {
 public:
-  explicit TcpBufferTuner(int learningRate) : rate(learningRate) {}
+  explicit TcpBufferTuner(int learningRate) : rate(learningRate), lowMemory(rate), synFlood(rate) {}
 
   TunerId id() const override { return TunerId::TCP_BUFFER; }
   std::string_view name() const override { return "tcp_buffer"; }
@@ -76,7 +73,19 @@ public:
     return {TunableId::TCP_RMEM,
             TunableId::TCP_WMEM,
             TunableId::TCP_MEM,
-            TunableId::TCP_MODERATE_RCVBUF};
+            TunableId::TCP_MODERATE_RCVBUF,
+            TunableId::TCP_NO_METRICS_SAVE,
+            TunableId::TCP_NO_SSTHRESH_METRICS_SAVE,
+            TunableId::HIGH_ORDER_ALLOC_DISABLE,
+            TunableId::TCP_SYNCOOKIES,
+            TunableId::TCP_MAX_SYN_BACKLOG};
+  }
+  // Read for every event (the interface has no per-kind list); only SYN-ACK retransmits use
+  // them.
+  std::vector<CounterId> counters() const override {
+    return {CounterId::TCPEXT_SYNCOOKIES_FAILED,
+            CounterId::TCPEXT_SYNCOOKIES_RECV,
+            CounterId::TCP_PASSIVE_OPENS};
   }
 
   std::vector<Proposal> onEvent(const bpftune_event& event, const CurrentValues& current) override;
@@ -84,6 +93,9 @@ public:
 
 private:
   void updateMemoryState(const bpftune_event& event, const CurrentValues& current);
+  void lowMemoryMode(const bpftune_event& event,
+                     const CurrentValues& current,
+                     std::vector<Proposal>& out);
   void followUpModerateRcvbuf(const bpftune_event& event,
                               const CurrentValues& current,
                               std::vector<Proposal>& out);
@@ -107,6 +119,8 @@ private:
   CorrelationTable correlations;
   MemoryState memory = MemoryState::NORMAL;
   std::set<uint64_t> moderatePending;
+  tcp_buffer::LowMemoryMode lowMemory;
+  tcp_buffer::SynFloodPolicy synFlood;
 };
 
 std::vector<Proposal> TcpBufferTuner::onEvent(const bpftune_event& event,
@@ -116,6 +130,7 @@ std::vector<Proposal> TcpBufferTuner::onEvent(const bpftune_event& event,
     return out;
   }
   updateMemoryState(event, current);
+  lowMemoryMode(event, current, out);
   followUpModerateRcvbuf(event, current, out);
   std::optional<Proposal> single;
   switch (event.kind) {
@@ -129,6 +144,9 @@ std::vector<Proposal> TcpBufferTuner::onEvent(const bpftune_event& event,
     case TCP_BUFFER_EV_MEM_EXHAUSTION:
       onMemory(event, current, out);
       break;
+    case TCP_BUFFER_EV_SYNACK_RETRANS:
+      synFlood.onSynackRetransmit(event, current, memory, out);
+      break;
     default:
       break;
   }
@@ -139,6 +157,7 @@ std::vector<Proposal> TcpBufferTuner::onEvent(const bpftune_event& event,
 }
 
 void TcpBufferTuner::onResult(const Proposal& proposal, bool applied) {
+  lowMemory.onResult(proposal, applied);
   if (!applied) {
     return;
   }
@@ -161,6 +180,27 @@ void TcpBufferTuner::onResult(const Proposal& proposal, bool applied) {
 void TcpBufferTuner::updateMemoryState(const bpftune_event& event, const CurrentValues& current) {
   if (const Values* mem = findValues(current, TunableId::TCP_MEM, 3)) {
     memory = tcp_buffer::classifyMemory(rate, event.mem_allocated, *mem);
+  }
+}
+
+// Every event carries memory_allocated, so every event may start or end low-memory mode; the
+// MEM_NORMAL events BPF sends after low memory make sure an end is seen.
+void TcpBufferTuner::lowMemoryMode(const bpftune_event& event,
+                                   const CurrentValues& current,
+                                   std::vector<Proposal>& out) {
+  const Values* mem = findValues(current, TunableId::TCP_MEM, 3);
+  if (mem == nullptr) {
+    return;  // tcp_mem is only readable in the init netns: no memory state to act on
+  }
+  if (memory == MemoryState::NORMAL && !lowMemory.active()) {
+    return;  // the common case
+  }
+  const std::string state = str(event.mem_allocated) + " TCP pages allocated, tcp_mem " +
+                            str(mem->v[0]) + " " + str(mem->v[1]) + " " + str(mem->v[2]);
+  if (memory == MemoryState::EXHAUSTION) {
+    lowMemory.enter(event, current, state + ": near exhaustion", out);
+  } else if (memory == MemoryState::NORMAL) {
+    lowMemory.leave(event, current, state + ": memory is no longer short", out);
   }
 }
 

@@ -74,7 +74,16 @@ TEST(TcpBufferTuner, DescribesItself) {
             (std::vector<TunableId>{TunableId::TCP_RMEM,
                                     TunableId::TCP_WMEM,
                                     TunableId::TCP_MEM,
-                                    TunableId::TCP_MODERATE_RCVBUF}));
+                                    TunableId::TCP_MODERATE_RCVBUF,
+                                    TunableId::TCP_NO_METRICS_SAVE,
+                                    TunableId::TCP_NO_SSTHRESH_METRICS_SAVE,
+                                    TunableId::HIGH_ORDER_ALLOC_DISABLE,
+                                    TunableId::TCP_SYNCOOKIES,
+                                    TunableId::TCP_MAX_SYN_BACKLOG}));
+  EXPECT_EQ(tuner->counters(),
+            (std::vector<CounterId>{CounterId::TCPEXT_SYNCOOKIES_FAILED,
+                                    CounterId::TCPEXT_SYNCOOKIES_RECV,
+                                    CounterId::TCP_PASSIVE_OPENS}));
 }
 
 class TcpBufferTunerAtRate : public ::testing::TestWithParam<int> {
