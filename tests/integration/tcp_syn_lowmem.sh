@@ -73,6 +73,7 @@ T_START=$(now_ms)
 setup_pair 200mbit
 trap cleanup_init EXIT
 HOST_DAEMONS=1
+TUNERS=tcp_buffer
 A_COOKIE=$(netns_cookie "/run/netns/$NS_A")
 B_COOKIE=$(netns_cookie "/run/netns/$NS_B")
 
