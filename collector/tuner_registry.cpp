@@ -2,13 +2,16 @@
 
 #include <array>
 
+#include "ip_frag_bpf.h"
+#include "ip_frag_tuner.h"
 #include "tcp_buffer_tuner.h"
 
 namespace bpftune::collector {
 namespace {
 
-const std::array<TunerEntry, 1> REGISTRY = {{
+const std::array<TunerEntry, 2> REGISTRY = {{
     {"tcp_buffer", &attachTcpBufferBpf, &tuners::makeTcpBufferTuner},
+    {"ip_frag", &attachIpFragBpf, &tuners::makeIpFragTuner},
 }};
 
 }  // namespace
