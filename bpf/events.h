@@ -65,6 +65,12 @@ enum bpftune_ip_frag_slot {
   IP_FRAG_NS_IP6FRAG_HIGH_THRESH = 1,
 };
 
+/* ip_frag detail[] slots (both kinds), for the event's family. */
+enum bpftune_ip_frag_detail {
+  IP_FRAG_DETAIL_LOW_THRESH = 0,  /* fqdir->low_thresh: the kernel refuses a high_thresh below it */
+  IP_FRAG_DETAIL_DROP_REASON = 1, /* the kfree_skb reason (enum skb_drop_reason, this kernel's) */
+};
+
 /* udp_buffer event kinds. */
 enum bpftune_udp_buffer_event {
   UDP_BUFFER_EV_RCVBUF_DROP = 1, /* a datagram was dropped at a full receive buffer (-ENOMEM) */

@@ -27,6 +27,11 @@ enum bpftune_tcp_buffer_hook {
   TCP_BUFFER_HOOK_RETRANSMIT_SYNACK = 3,
 };
 
+/* ip_frag hook indexes into bpftune_samples[]. */
+enum bpftune_ip_frag_hook {
+  IP_FRAG_HOOK_KFREE_SKB = 0,
+};
+
 /* NOLINTEND(readability-identifier-naming,modernize-use-using) */
 
 #endif

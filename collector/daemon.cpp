@@ -172,7 +172,8 @@ int Daemon::onRingbufEvent(void* ctx, void* data, size_t size) {
   return 0;
 }
 
-// The home namespace's values from /proc/sys. False when a per-netns tunable is unreadable.
+// The home namespace's values from /proc/sys. False when a per-netns tunable exists but is
+// unreadable.
 bool Daemon::readHome(Slot& slot, proto::TunableId id, tuners::CurrentValues& current) {
   auto read = readTunable(id);
   if (read) {
@@ -180,18 +181,23 @@ bool Daemon::readHome(Slot& slot, proto::TunableId id, tuners::CurrentValues& cu
     return true;
   }
   // Global tunables (tcp_mem) do not exist under /proc/sys/net of a child netns: the tuner
-  // then decides without them (and the actuator could not write them from here anyway).
+  // then decides without them (and the actuator could not write them from here anyway). Nor
+  // does a per-netns one the kernel lacks (ip6frag_high_thresh with IPv6 disabled at boot):
+  // the tuner's other tunables (ipfrag_high_thresh) must still be tuned.
   const policy::TunableInfo* info = policy::findTunable(id);
   bool global = info != nullptr && !info->perNetns;
+  bool missing = read.error().errnum == ENOENT;
   if (unreadable.insert(id).second) {
     std::string text = slot.status.name + ": " + describe(read.error());
     if (global) {
       log::info(text + " (global tunable, not visible in this netns; deciding without it)");
+    } else if (missing) {
+      log::info(text + " (not in this kernel; deciding without it)");
     } else {
       log::warning(text);
     }
   }
-  return global;
+  return global || missing;
 }
 
 // /proc/sys follows the reader's namespace, so only the home namespace is read there; another

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "ip_frag_bpf.h"
+#include "ip_frag_tuner.h"
 #include "net_buffer_bpf.h"
 #include "net_buffer_tuner.h"
 #include "tcp_buffer_tuner.h"
@@ -9,10 +11,11 @@
 namespace bpftune::collector {
 namespace {
 
-const std::array<TunerEntry, 2> REGISTRY = {{
+const auto REGISTRY = std::to_array<TunerEntry>({
     {"tcp_buffer", &attachTcpBufferBpf, &tuners::makeTcpBufferTuner},
     {"net_buffer", &attachNetBufferBpf, &tuners::makeNetBufferTuner},
-}};
+    {"ip_frag", &attachIpFragBpf, &tuners::makeIpFragTuner},
+});
 
 }  // namespace
 
