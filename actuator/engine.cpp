@@ -47,7 +47,8 @@ Engine::Engine(const policy::Policy& policy,
                uint64_t ownCookie,
                journal::BootId bootId,
                ForeignSysctls* foreign,
-               uint32_t ownInode)
+               uint32_t ownInode,
+               NeighTableWriter* neigh)
     : policy(policy),
       journal(journal),
       sysnetFd(sysnetFd),
@@ -55,7 +56,8 @@ Engine::Engine(const policy::Policy& policy,
       bootId(bootId),
       state(bootId),
       foreign(foreign),
-      ownInode(ownInode) {
+      ownInode(ownInode),
+      neigh(neigh) {
   for (const auto& stored : journal.records()) {
     state.apply(stored.record);
   }
@@ -73,6 +75,9 @@ Result<Values> Engine::readLive(uint64_t cookie, const policy::TunableInfo& info
 }
 
 Status Engine::writeLive(uint64_t cookie, const policy::TunableInfo& info, const Values& values) {
+  if (info.backend == policy::Backend::NEIGH_TABLE) {
+    return writeNeighTable(cookie, info, values);
+  }
   if (cookie == ownCookie) {
     return writeSysctl(sysnetFd, info, values);
   }
@@ -81,6 +86,23 @@ Status Engine::writeLive(uint64_t cookie, const policy::TunableInfo& info, const
                      EPERM);
   }
   return foreign->write(cookie, info, values);
+}
+
+// Requests, rollbacks and recovered keys all write through here. The thresholds are global and
+// the kernel takes them only from the init netns, which is ours; the validator already refuses
+// init-only tunables for any other namespace, and a journal naming one cannot make us try.
+Status Engine::writeNeighTable(uint64_t cookie,
+                               const policy::TunableInfo& info,
+                               const Values& values) {
+  if (cookie != ownCookie) {
+    return makeError(std::string(info.name) + " exists only in the init netns, not in netns " +
+                         std::to_string(cookie),
+                     EPERM);
+  }
+  if (neigh == nullptr) {
+    return makeError(std::string(info.name) + ": no rtnetlink writer", EOPNOTSUPP);
+  }
+  return neigh->write(info, values);
 }
 
 uint32_t Engine::inodeOf(uint64_t cookie) const {

@@ -12,6 +12,7 @@
 
 #include "boot_state.h"
 #include "journal_file.h"
+#include "neigh_table_io.h"
 #include "netns_sysctls.h"
 #include "policy_file.h"
 #include "validator.h"
@@ -51,14 +52,16 @@ struct ReportedOverride {
 class Engine {
 public:
   // sysnetFd: /proc/sys/net of the actuator's own (init) namespace. foreign: every other
-  // namespace (nullptr: none reachable).
+  // namespace (nullptr: none reachable). neigh: writes the NEIGH_TABLE tunables (nullptr: they
+  // are read-only).
   Engine(const policy::Policy& policy,
          journal::Writer& journal,
          int sysnetFd,
          uint64_t ownCookie,
          journal::BootId bootId,
          ForeignSysctls* foreign = nullptr,
-         uint32_t ownInode = 0);
+         uint32_t ownInode = 0,
+         NeighTableWriter* neigh = nullptr);
 
   void recordStart(const std::vector<uint8_t>& filterDigest);
   // Resolves intents of this boot left without outcome by a crash. Returns how many.
@@ -84,6 +87,7 @@ private:
   std::string rollbackKey(const Key& key, const KeyState& state, Peer peer, bool& failed);
   Result<Values> readLive(uint64_t cookie, const policy::TunableInfo& info);
   Status writeLive(uint64_t cookie, const policy::TunableInfo& info, const Values& values);
+  Status writeNeighTable(uint64_t cookie, const policy::TunableInfo& info, const Values& values);
   uint32_t inodeOf(uint64_t cookie) const;
   bool isGone(uint64_t cookie, const Error& error) const;
   uint64_t journalOverride(const Key& key,
@@ -106,6 +110,7 @@ private:
   policy::RateLimiter rate;
   ForeignSysctls* foreign;
   uint32_t ownInode;
+  NeighTableWriter* neigh;
   std::map<Key, int64_t> lastOverrideNs;  // journal at most one reported override per key per s
   bool isPaused = false;
 };

@@ -1,6 +1,7 @@
 #include "jail.h"
 
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -22,8 +23,9 @@ namespace {
 
 // Found by strace-ing the serving loop under load (poll/accept4/recvmsg/sendto, journal
 // write+fdatasync, sysctl openat/pread/pwrite, log write+getpid), admin rollback and
-// --rollback-only. Allocator calls (brk, mmap family, futex) are kept for larger allocations;
-// clock_gettime is normally vDSO but may fall back to the syscall.
+// --rollback-only. The neighbour thresholds add one rtnetlink round trip (socket below, sendto,
+// poll, recvmsg, close: already listed). Allocator calls (brk, mmap family, futex) are kept for
+// larger allocations; clock_gettime is normally vDSO but may fall back to the syscall.
 constexpr int PLAIN_ALLOWED[] = {
     SCMP_SYS(write),        SCMP_SYS(pread64), SCMP_SYS(pwrite64),      SCMP_SYS(close),
     SCMP_SYS(fdatasync),    SCMP_SYS(poll),    SCMP_SYS(accept4),       SCMP_SYS(recvmsg),
@@ -60,10 +62,17 @@ Status addRules(scmp_filter_ctx ctx, int sysnetFd) {
   // Anonymous memory for the allocator, never executable.
   const scmp_arg_cmp mmapArgs[] = {scmp_arg_cmp{2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0}};
   const scmp_arg_cmp mprotectArgs[] = {scmp_arg_cmp{2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0}};
+  // RTM_SETNEIGHTBL (neighbour thresholds): this one socket type and no other.
+  const scmp_arg_cmp socketArgs[] = {
+      scmp_arg_cmp{0, SCMP_CMP_EQ, AF_NETLINK, 0},
+      scmp_arg_cmp{1, SCMP_CMP_EQ, SOCK_RAW | SOCK_CLOEXEC, 0},
+      scmp_arg_cmp{2, SCMP_CMP_EQ, NETLINK_ROUTE, 0},
+  };
   for (auto s : {rule(ctx, SCMP_SYS(openat), 2, openatArgs),
                  rule(ctx, SCMP_SYS(getsockopt), 2, getsockoptArgs),
                  rule(ctx, SCMP_SYS(mmap), 1, mmapArgs),
-                 rule(ctx, SCMP_SYS(mprotect), 1, mprotectArgs)}) {
+                 rule(ctx, SCMP_SYS(mprotect), 1, mprotectArgs),
+                 rule(ctx, SCMP_SYS(socket), 3, socketArgs)}) {
     if (!s) {
       return s;
     }

@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "jail.h"
 #include "log.h"
+#include "neigh_table_io.h"
 #include "netns_opener.h"
 #include "netns_sysctls.h"
 #include "options.h"
@@ -114,7 +115,9 @@ int runActuator(const Options& options) {
   journal::BootId bootId = orDie(journal::readBootId());
   uint64_t cookie = orDie(ownNetnsCookie());
   SeccompFilter filter = orDie(SeccompFilter::build(sysnet.get()));
-  Engine engine(policy, journal, sysnet.get(), cookie, bootId, &foreign, ownNetnsInode());
+  RtnetlinkNeighTable neighTables;
+  Engine engine(
+      policy, journal, sysnet.get(), cookie, bootId, &foreign, ownNetnsInode(), &neighTables);
   log::info("netns opener running as pid " + std::to_string(opener.pid()) +
             " (CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_NET_ADMIN, seccomp KILL_PROCESS)");
   engine.recordStart(filter.digest());

@@ -153,13 +153,18 @@ Result<tuners::Values> readTunable(proto::TunableId id, const std::string& procR
   if (info == nullptr) {
     return makeError("unknown tunable id " + std::to_string(static_cast<int>(id)));
   }
-  std::string path = procRoot + "/" + std::string(info->procPath);
-  std::ifstream in(path);
-  if (!in) {
-    return makeError("cannot read " + path, errno);
-  }
+  // One file, or for the neighbour thresholds one file per value (gc_thresh1..3), in order.
   std::stringstream text;
-  text << in.rdbuf();
+  for (const std::string& file : policy::procFiles(*info)) {
+    std::string path = procRoot;
+    path += "/";
+    path += file;
+    std::ifstream in(path);
+    if (!in) {
+      return makeError("cannot read " + path, errno);
+    }
+    text << in.rdbuf() << '\n';
+  }
   if (info->kind == policy::ValueKind::CPU_MASK) {
     auto mask = policy::parseCpuMask(text.str());
     if (!mask) {

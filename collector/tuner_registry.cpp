@@ -4,6 +4,8 @@
 
 #include "ip_frag_bpf.h"
 #include "ip_frag_tuner.h"
+#include "neigh_table_bpf.h"
+#include "neigh_table_tuner.h"
 #include "net_buffer_bpf.h"
 #include "net_buffer_tuner.h"
 #include "tcp_buffer_tuner.h"
@@ -13,6 +15,7 @@ namespace {
 
 const auto REGISTRY = std::to_array<TunerEntry>({
     {"tcp_buffer", &attachTcpBufferBpf, &tuners::makeTcpBufferTuner},
+    {"neigh_table", &attachNeighTableBpf, &tuners::makeNeighTableTuner},
     {"net_buffer", &attachNetBufferBpf, &tuners::makeNetBufferTuner},
     {"ip_frag", &attachIpFragBpf, &tuners::makeIpFragTuner},
 });

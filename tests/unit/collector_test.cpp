@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -87,6 +88,24 @@ TEST(Sysctl, CpuMaskIsReadAsHex) {
   ::unlink(file.c_str());
   ::rmdir((root + "/core").c_str());
   ::rmdir(dir);
+}
+
+// The neighbour thresholds live in three files, one value each (gc_thresh1..3).
+TEST(Sysctl, ReadsNeighThresholdsFromThreeFiles) {
+  char tmpl[] = "/tmp/collector_test.XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::filesystem::path root(tmpl);
+  std::filesystem::create_directories(root / "ipv4/neigh/default");
+  const std::array<const char*, 3> values = {"128\n", "512\n", "1024\n"};
+  for (size_t i = 0; i < values.size(); ++i) {
+    std::ofstream(root / ("ipv4/neigh/default/gc_thresh" + std::to_string(i + 1))) << values[i];
+  }
+  auto read = readTunable(proto::TunableId::NEIGH_ARP_GC_THRESH, root.string());
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  EXPECT_EQ(*read, (tuners::Values{3, {128, 512, 1024}}));
+  // IPv6 disabled at boot: no ipv6 directory, an error the daemon decides without.
+  EXPECT_FALSE(readTunable(proto::TunableId::NEIGH_NDISC_GC_THRESH, root.string()).ok());
+  std::filesystem::remove_all(root);
 }
 
 tuners::Proposal sampleProposal() {

@@ -103,7 +103,7 @@ protected:
     if (!writer) {
       std::abort();  // the failure is already reported; nothing sensible can follow
     }
-    engine.emplace(policy, *writer, sysnet.get(), COOKIE, BOOT, foreign, OWN_INODE);
+    engine.emplace(policy, *writer, sysnet.get(), COOKIE, BOOT, foreign, OWN_INODE, neigh);
     return *engine;
   }
 
@@ -180,6 +180,7 @@ protected:
   std::optional<journal::Writer> writer;
   std::optional<Engine> engine;
   ForeignSysctls* foreign = nullptr;  // set by tests of other namespaces before restart()
+  NeighTableWriter* neigh = nullptr;  // set by the neighbour-table tests before restart()
 };
 
 }  // namespace bpftune::actuator::enginetest

@@ -4,6 +4,7 @@
 #include "jail.h"
 
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include "neigh_table_io.h"
 #include "unique_fd.h"
 
 namespace bpftune::actuator {
@@ -95,6 +97,51 @@ TEST_F(Jail, InetSocketKills) {
       {
         loadFilter(sysnet);
         socket(AF_INET, SOCK_STREAM, 0);
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGSYS),
+      "");
+}
+
+// The neighbour thresholds' whole rtnetlink round trip runs under the filter. The table name
+// matches no table, so the kernel answers ENOENT (EPERM without CAP_NET_ADMIN) and nothing
+// changes; either answer proves socket, sendto, poll, recvmsg and close were allowed.
+TEST_F(Jail, RtnetlinkNeighTableRoundTripIsAllowed) {
+  EXPECT_EXIT(
+      {
+        policy::TunableInfo info = *policy::findTunable(proto::TunableId::NEIGH_ARP_GC_THRESH);
+        info.neighTable = "bpftune_no_table";
+        loadFilter(sysnet);
+        RtnetlinkNeighTable tables;
+        Status written = tables.write(info, Values{128, 512, 1024});
+        int errnum = written ? 0 : written.error().errnum;
+        _exit(errnum == ENOENT || errnum == EPERM ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0),
+      "");
+}
+
+TEST_F(Jail, OtherNetlinkSocketsKill) {
+  EXPECT_EXIT(
+      {
+        loadFilter(sysnet);
+        socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGSYS),
+      "");
+  EXPECT_EXIT(
+      {
+        loadFilter(sysnet);
+        socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);  // without SOCK_CLOEXEC
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGSYS),
+      "");
+  EXPECT_EXIT(
+      {
+        loadFilter(sysnet);
+        socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_ROUTE);
         _exit(0);
       },
       ::testing::KilledBySignal(SIGSYS),
