@@ -3,12 +3,14 @@
 #include <array>
 
 #include "tcp_buffer_tuner.h"
+#include "udp_buffer_tuner.h"
 
 namespace bpftune::collector {
 namespace {
 
-const std::array<TunerEntry, 1> REGISTRY = {{
+const std::array<TunerEntry, 2> REGISTRY = {{
     {"tcp_buffer", &attachTcpBufferBpf, &tuners::makeTcpBufferTuner},
+    {"udp_buffer", &attachUdpBufferBpf, &tuners::makeUdpBufferTuner},
 }};
 
 }  // namespace

@@ -9,11 +9,13 @@
 #include "change_limits.h"
 #include "correlation.h"
 #include "learning_rate.h"
-#include "tcp_mem_rules.h"
+#include "mem_rules.h"
 
 namespace bpftune::tuners {
 namespace {
 
+// tcp_mem follows the shared memory-limit rules (tuners/core/mem_rules.h).
+namespace tcp_buffer = mem_rules;
 using tcp_buffer::MemoryState;
 
 // sysctl values are C ints: the kernel rejects anything above.
