@@ -74,11 +74,14 @@ enum bpftune_ip_frag_detail {
 /* udp_buffer event kinds. */
 enum bpftune_udp_buffer_event {
   UDP_BUFFER_EV_RCVBUF_DROP = 1, /* a datagram was dropped at a full receive buffer (-ENOMEM) */
-  UDP_BUFFER_EV_MEM = 2,         /* -ENOBUFS / memory accounting near udp_mem[1] or [2] */
+  UDP_BUFFER_EV_MEM = 2,         /* -ENOBUFS / memory accounting above udp_mem[0] */
+  /* As RCVBUF_DROP, on a socket whose size was set with SO_RCVBUF (its own kind, so the
+   * de-duplication of one kind of socket never silences the other). */
+  UDP_BUFFER_EV_RCVBUF_DROP_LOCKED = 3,
 };
 
-/* udp_buffer ns_values[] slots: the socket's namespace's copies (read-only outside the init
- * netns since Linux 6.x; bpftune writes the init netns' values). */
+/* udp_buffer ns_values[] slots: unused. net.core.rmem_max/rmem_default are global variables
+ * (no __ksym here to read them); a child netns shows them read-only, live. */
 enum bpftune_udp_buffer_slot {
   UDP_BUFFER_NS_RMEM_MAX = 0,
   UDP_BUFFER_NS_RMEM_DEFAULT = 1,

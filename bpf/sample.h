@@ -32,6 +32,12 @@ enum bpftune_ip_frag_hook {
   IP_FRAG_HOOK_KFREE_SKB = 0,
 };
 
+/* udp_buffer hook indexes into its object's bpftune_samples[]. */
+enum bpftune_udp_buffer_hook {
+  UDP_BUFFER_HOOK_FAIL_QUEUE_RCV_SKB = 0,
+  UDP_BUFFER_HOOK_EXCEED_BUF_LIMIT = 1,
+};
+
 /* NOLINTEND(readability-identifier-naming,modernize-use-using) */
 
 #endif

@@ -49,5 +49,7 @@ Result<UniqueFd> createSharedRingbuf();
 
 // Opens, loads and attaches bpf/tcp_buffer.bpf.c.
 Result<std::unique_ptr<BpfObject>> attachTcpBufferBpf(const BpfConfig& config);
+// Opens, loads and attaches bpf/udp_buffer.bpf.c.
+Result<std::unique_ptr<BpfObject>> attachUdpBufferBpf(const BpfConfig& config);
 
 }  // namespace bpftune::collector

@@ -9,6 +9,7 @@
 #include "net_buffer_bpf.h"
 #include "net_buffer_tuner.h"
 #include "tcp_buffer_tuner.h"
+#include "udp_buffer_tuner.h"
 
 namespace bpftune::collector {
 namespace {
@@ -18,6 +19,7 @@ const auto REGISTRY = std::to_array<TunerEntry>({
     {"neigh_table", &attachNeighTableBpf, &tuners::makeNeighTableTuner},
     {"net_buffer", &attachNetBufferBpf, &tuners::makeNetBufferTuner},
     {"ip_frag", &attachIpFragBpf, &tuners::makeIpFragTuner},
+    {"udp_buffer", &attachUdpBufferBpf, &tuners::makeUdpBufferTuner},
 });
 
 }  // namespace

@@ -26,8 +26,8 @@ enum TunableId {
   ipfragHighThresh @15;         # net.ipv4.ipfrag_high_thresh (bytes, per netns)
   ip6fragHighThresh @16;        # net.ipv6.ip6frag_high_thresh (bytes, per netns)
   udpMem @17;                   # net.ipv4.udp_mem (3 values, pages, init netns only)
-  rmemMax @18;                  # net.core.rmem_max (bytes; writable in the init netns only,
-                                #   other namespaces hold a read-only copy taken at creation)
+  rmemMax @18;                  # net.core.rmem_max (bytes; writable in the init netns only: other
+                                #   namespaces show the same value read-only, and use it)
   rmemDefault @19;              # net.core.rmem_default (bytes; as rmem_max)
 }
 

@@ -9,10 +9,12 @@
 
 #include "correlation.h"
 #include "learning_rate.h"
-#include "tcp_mem_rules.h"
+#include "mem_rules.h"
 #include "tuner.h"
 
 namespace bpftune::tuners::tcp_buffer {
+
+using mem_rules::MemoryState;
 
 class SynFloodPolicy {
 public:

@@ -10,15 +10,16 @@
 #include "correlation.h"
 #include "learning_rate.h"
 #include "low_memory.h"
+#include "mem_rules.h"
 #include "syn_flood.h"
-#include "tcp_mem_rules.h"
 #include "why_text.h"
 
 namespace bpftune::tuners {
 namespace {
 
 using tcp_buffer::formatR;
-using tcp_buffer::MemoryState;
+// tcp_mem follows the shared memory-limit rules (tuners/core/mem_rules.h).
+using mem_rules::MemoryState;
 
 // sysctl values are C ints: the kernel rejects anything above.
 constexpr int64_t INT_MAX_VALUE = 2147483647;
@@ -179,7 +180,7 @@ void TcpBufferTuner::onResult(const Proposal& proposal, bool applied) {
 // or tcp_mem was raised past it. Without a readable tcp_mem the last state stands.
 void TcpBufferTuner::updateMemoryState(const bpftune_event& event, const CurrentValues& current) {
   if (const Values* mem = findValues(current, TunableId::TCP_MEM, 3)) {
-    memory = tcp_buffer::classifyMemory(rate, event.mem_allocated, *mem);
+    memory = mem_rules::classifyMemory(rate, event.mem_allocated, *mem);
   }
 }
 
@@ -291,8 +292,8 @@ void TcpBufferTuner::onMemory(const bpftune_event& event,
     return;
   }
   const bool exhaustion = memory == MemoryState::EXHAUSTION;
-  const Values desired = exhaustion ? tcp_buffer::exhaustionTarget(rate, *mem, free)
-                                    : tcp_buffer::pressureTarget(rate, *mem, free);
+  const Values desired = exhaustion ? mem_rules::exhaustionTarget(rate, *mem, free)
+                                    : mem_rules::pressureTarget(rate, *mem, free);
   const std::string state = str(event.mem_allocated) + " pages allocated, within " + fraction() +
                             " of tcp_mem " + (exhaustion ? "max " : "pressure ") +
                             str(mem->v[exhaustion ? 2 : 1]);
@@ -306,7 +307,7 @@ void TcpBufferTuner::onMemory(const bpftune_event& event,
                               state + caps)) {
     out.push_back(std::move(*p));
   }
-  if (!exhaustion || !tcp_buffer::memMaxAtCap(*mem, free)) {
+  if (!exhaustion || !mem_rules::memMaxAtCap(*mem, free)) {
     return;
   }
   const std::string reason = state + " which cannot exceed free/4 = " + str(free / 4);
