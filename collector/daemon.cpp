@@ -293,6 +293,11 @@ void Daemon::handleProposal(Slot& slot, const bpftune_event& event, tuners::Prop
     slot.tuner->onResult(proposal, false);
     return;
   }
+  if (holdoff.held(proposal.tuner, proposal.netnsCookie, proposal.tunable, monotonicNs())) {
+    ++slot.status.heldBack;
+    slot.tuner->onResult(proposal, false);
+    return;
+  }
   ++slot.status.proposals;
   auto reply = actuator.call(proposal);
   if (!reply) {
@@ -307,8 +312,12 @@ void Daemon::handleProposal(Slot& slot, const bpftune_event& event, tuners::Prop
   if (applied) {
     ++slot.status.applied;
     slot.status.latency.add(latencyUs);
+    holdoff.applied(proposal.tuner, proposal.netnsCookie, proposal.tunable);
   } else {
     ++slot.status.refused[actuator::statusName(reply->status)];
+    if (reply->status == proto::Status::REJECTED) {
+      holdoff.rejected(proposal.tuner, proposal.netnsCookie, proposal.tunable, now);
+    }
   }
   slot.tuner->onResult(proposal, applied);
   std::string line = describeOutcome(proposal, *reply, latencyUs);

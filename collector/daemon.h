@@ -22,6 +22,7 @@
 #include "netns_table.h"
 #include "netns_watch.h"
 #include "options.h"
+#include "refusal_holdoff.h"
 #include "status.h"
 #include "sysctl_watch.h"
 #include "tuner.h"
@@ -110,6 +111,7 @@ private:
   uint64_t ringbufEvents = 0;
   uint64_t unknownTunerEvents = 0;
   std::set<proto::TunableId> unreadable;  // logged once each
+  RefusalHoldoff holdoff;
   std::string lastStatus;
   bool statusErrorLogged = false;
   std::chrono::steady_clock::time_point lastStatusWrite{};

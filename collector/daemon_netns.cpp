@@ -97,6 +97,7 @@ void Daemon::pollNamespaces(bool first) {
   }
   for (uint64_t cookie : namespaces.takeForgotten()) {
     values.forget(cookie);
+    holdoff.forget(cookie);
   }
   if (stats.mountErrors > 0) {
     log::debug("netns: " + std::to_string(stats.mountErrors) + " nsfs mounts could not be read");
@@ -131,6 +132,7 @@ void Daemon::netnsGone(uint64_t cookie, const std::string& why) {
   log::info("netns: gone " + netnsLabel(cookie) + ": " + why + "; every tuner stops there");
   for (uint64_t forgotten : namespaces.takeForgotten()) {
     values.forget(forgotten);
+    holdoff.forget(forgotten);
   }
 }
 

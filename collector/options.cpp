@@ -24,9 +24,14 @@ Result<std::vector<std::string>> parseTuners(const std::string& text) {
     if (policy::findTuner(name) == nullptr) {
       std::string known;
       for (proto::TunerId id : policy::allTuners()) {
-        known += (known.empty() ? "" : ", ") + std::string(policy::tunerName(id));
+        known += known.empty() ? "" : ", ";
+        known += policy::tunerName(id);
       }
-      return makeError("--tuners: unknown tuner '" + name + "' (known: " + known + ")");
+      std::string message = "--tuners: unknown tuner '";
+      message += name;
+      message += "' (known: ";
+      message += known;
+      return makeError(message + ")");
     }
     names.push_back(name);
   }

@@ -106,27 +106,36 @@ std::optional<std::string> slurp(const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+// One "Prefix: name ..." / "Prefix: value ..." pair of lines.
+void parsePair(const std::vector<std::string>& names,
+               const std::vector<std::string>& nums,
+               Counters& out) {
+  if (names.empty() || nums.size() != names.size() || names[0] != nums[0]) {
+    return;
+  }
+  for (const Field& f : FIELDS) {
+    if (f.source == Source::SNMP6 || names[0] != f.prefix) {
+      continue;
+    }
+    for (size_t i = 1; i < names.size(); ++i) {
+      int64_t v = 0;
+      if (names[i] == f.name && toInt(nums[i], v)) {
+        add(out, f.id, v);
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void parsePairedTable(const std::string& text, Counters& out) {
   std::istringstream in(text);
   std::string header;
   std::string values;
   while (std::getline(in, header) && std::getline(in, values)) {
-    auto names = words(header);
-    auto nums = words(values);
-    if (names.empty() || nums.size() != names.size() || names[0] != nums[0]) {
-      continue;
-    }
-    for (const Field& f : FIELDS) {
-      if (f.source == Source::SNMP6 || names[0] != f.prefix) {
-        continue;
-      }
-      for (size_t i = 1; i < names.size(); ++i) {
-        int64_t v = 0;
-        if (names[i] == f.name && toInt(nums[i], v)) {
-          add(out, f.id, v);
-        }
-      }
-    }
+    parsePair(words(header), words(values), out);
   }
 }
 
@@ -200,7 +209,7 @@ void parsePressureCpu(const std::string& text, Counters& out) {
     }
     for (const std::string& kv : w) {
       int64_t us = 0;
-      if (kv.rfind("total=", 0) == 0 && toInt(std::string_view(kv).substr(6), us)) {
+      if (kv.starts_with("total=") && toInt(std::string_view{kv}.substr(6), us)) {
         out[CounterId::SCHED_WAIT_NS] = us * 1000;
       }
     }

@@ -37,7 +37,7 @@ void renderTuner(std::ostringstream& out, const TunerStatus& t) {
     sep = ", ";
   }
   out << "}, \"dropped_actuator_down\": " << t.droppedDisconnected
-      << ", \"skipped_disabled\": " << t.skippedDisabled
+      << ", \"skipped_disabled\": " << t.skippedDisabled << ", \"held_back\": " << t.heldBack
       << ", \"admin_overrides\": " << t.adminOverrides << ", \"latency\": ";
   renderLatency(out, t.latency);
   out << "}";

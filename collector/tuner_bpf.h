@@ -49,7 +49,7 @@ public:
     for (size_t i = 0; i < hookSpecs.size(); ++i) {
       const auto& s = skel->bss->bpftune_samples[i];
       uint32_t rate = readShared(s.rate);
-      out.push_back({std::string(hookSpecs[i].name),
+      out.push_back({std::string{hookSpecs[i].name},
                      readShared(s.calls),
                      readShared(s.collected),
                      rate == 0 ? hookSpecs[i].idleRate : rate});

@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "options.h"
 #include "proc_counters.h"
+#include "refusal_holdoff.h"
 #include "status.h"
 #include "sysctl_watch.h"
 #include "system_info.h"
@@ -376,6 +377,54 @@ TEST(ProcCounters, ReadsOnlyWhatWasAskedForFromTheOwnNamespace) {
   EXPECT_EQ(c.size(), 2U);
   // No process known in the namespace: machine-wide counters only.
   EXPECT_EQ(readCounters(wanted, "").size(), 1U);
+}
+
+}  // namespace
+}  // namespace bpftune::collector
+
+namespace bpftune::collector {
+namespace {
+
+TEST(RefusalHoldoff, DoublesWhileRejectedAndClearsWhenApplied) {
+  using proto::TunableId;
+  using proto::TunerId;
+  constexpr uint64_t S = RefusalHoldoff::FIRST_NS;
+  RefusalHoldoff h;
+  EXPECT_FALSE(h.held(TunerId::UDP_BUFFER, 7, TunableId::RMEM_MAX, 0));
+  h.rejected(TunerId::UDP_BUFFER, 7, TunableId::RMEM_MAX, 0);
+  EXPECT_TRUE(h.held(TunerId::UDP_BUFFER, 7, TunableId::RMEM_MAX, S - 1));
+  EXPECT_FALSE(h.held(TunerId::UDP_BUFFER, 7, TunableId::RMEM_MAX, S));
+  // Only that key: another namespace, tunable or tuner is not held.
+  EXPECT_FALSE(h.held(TunerId::UDP_BUFFER, 8, TunableId::RMEM_MAX, 0));
+  EXPECT_FALSE(h.held(TunerId::UDP_BUFFER, 7, TunableId::RMEM_DEFAULT, 0));
+  EXPECT_FALSE(h.held(TunerId::TCP_BUFFER, 7, TunableId::RMEM_MAX, 0));
+  h.rejected(TunerId::UDP_BUFFER, 7, TunableId::RMEM_MAX, S);
+  EXPECT_TRUE(h.held(TunerId::UDP_BUFFER, 7, TunableId::RMEM_MAX, 3 * S - 1));
+  for (int i = 0; i < 20; ++i) {
+    h.rejected(TunerId::UDP_BUFFER, 7, TunableId::RMEM_MAX, 100 * S);
+  }
+  EXPECT_TRUE(
+      h.held(TunerId::UDP_BUFFER, 7, TunableId::RMEM_MAX, 100 * S + RefusalHoldoff::MAX_NS - 1));
+  EXPECT_FALSE(
+      h.held(TunerId::UDP_BUFFER, 7, TunableId::RMEM_MAX, 100 * S + RefusalHoldoff::MAX_NS));
+  h.applied(TunerId::UDP_BUFFER, 7, TunableId::RMEM_MAX);
+  EXPECT_FALSE(h.held(TunerId::UDP_BUFFER, 7, TunableId::RMEM_MAX, 100 * S));
+  h.rejected(TunerId::UDP_BUFFER, 9, TunableId::RMEM_MAX, 0);
+  h.forget(9);
+  EXPECT_FALSE(h.held(TunerId::UDP_BUFFER, 9, TunableId::RMEM_MAX, 0));
+}
+
+TEST(RefusalHoldoff, StaysBounded) {
+  RefusalHoldoff h;
+  for (uint64_t netns = 1; netns <= RefusalHoldoff::MAX_KEYS + 10; ++netns) {
+    h.rejected(proto::TunerId::IP_FRAG, netns, proto::TunableId::IPFRAG_HIGH_THRESH, netns);
+  }
+  EXPECT_TRUE(h.held(proto::TunerId::IP_FRAG,
+                     RefusalHoldoff::MAX_KEYS + 10,
+                     proto::TunableId::IPFRAG_HIGH_THRESH,
+                     RefusalHoldoff::MAX_KEYS + 10));
+  // The oldest holds made room.
+  EXPECT_FALSE(h.held(proto::TunerId::IP_FRAG, 1, proto::TunableId::IPFRAG_HIGH_THRESH, 1));
 }
 
 }  // namespace

@@ -1,0 +1,36 @@
+// After the actuator rejects a proposal (bounds, step, rate, allowlist), the same request would
+// be rejected again on the next event, 25 ms later: one warning line and one journal-free round
+// trip per event. The collector holds that (tuner, netns, tunable) back instead: 1 s after the
+// first rejection, doubling up to 64 s while rejections continue; an applied change clears it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <tuple>
+
+#include "bpftune.capnp.h"
+
+namespace bpftune::collector {
+
+class RefusalHoldoff {
+public:
+  static constexpr uint64_t FIRST_NS = 1'000'000'000;
+  static constexpr uint64_t MAX_NS = 64 * FIRST_NS;
+  static constexpr size_t MAX_KEYS = 4096;  // bounded like every per-netns table
+
+  bool held(proto::TunerId tuner, uint64_t netns, proto::TunableId tunable, uint64_t nowNs) const;
+  void rejected(proto::TunerId tuner, uint64_t netns, proto::TunableId tunable, uint64_t nowNs);
+  void applied(proto::TunerId tuner, uint64_t netns, proto::TunableId tunable);
+  void forget(uint64_t netns);
+
+private:
+  using Key = std::tuple<proto::TunerId, uint64_t, proto::TunableId>;
+  struct Hold {
+    uint64_t untilNs = 0;
+    uint64_t lengthNs = 0;
+  };
+  void makeRoom(uint64_t nowNs);
+  std::map<Key, Hold> holds;
+};
+
+}  // namespace bpftune::collector
