@@ -48,7 +48,8 @@ Engine::Engine(const policy::Policy& policy,
                journal::BootId bootId,
                ForeignSysctls* foreign,
                uint32_t ownInode,
-               NeighTableWriter* neigh)
+               NeighTableWriter* neigh,
+               StaticKeyWriter* staticKeys)
     : policy(policy),
       journal(journal),
       sysnetFd(sysnetFd),
@@ -57,7 +58,8 @@ Engine::Engine(const policy::Policy& policy,
       state(bootId),
       foreign(foreign),
       ownInode(ownInode),
-      neigh(neigh) {
+      neigh(neigh),
+      staticKeys(staticKeys) {
   for (const auto& stored : journal.records()) {
     state.apply(stored.record);
   }
@@ -75,8 +77,8 @@ Result<Values> Engine::readLive(uint64_t cookie, const policy::TunableInfo& info
 }
 
 Status Engine::writeLive(uint64_t cookie, const policy::TunableInfo& info, const Values& values) {
-  if (info.backend == policy::Backend::NEIGH_TABLE) {
-    return writeNeighTable(cookie, info, values);
+  if (info.backend != policy::Backend::SYSCTL) {
+    return writePrivileged(cookie, info, values);
   }
   if (cookie == ownCookie) {
     return writeSysctl(sysnetFd, info, values);
@@ -88,10 +90,11 @@ Status Engine::writeLive(uint64_t cookie, const policy::TunableInfo& info, const
   return foreign->write(cookie, info, values);
 }
 
-// Requests, rollbacks and recovered keys all write through here. The thresholds are global and
-// the kernel takes them only from the init netns, which is ours; the validator already refuses
-// init-only tunables for any other namespace, and a journal naming one cannot make us try.
-Status Engine::writeNeighTable(uint64_t cookie,
+// Requests, rollbacks and recovered keys all write the NEIGH_TABLE and STATIC_KEY tunables
+// through here. Both are global and the privileged writer acts in the init netns, which is ours
+// (the kernel takes the thresholds only from there); the validator already refuses init-only
+// tunables for any other namespace, and a journal naming one cannot make us try.
+Status Engine::writePrivileged(uint64_t cookie,
                                const policy::TunableInfo& info,
                                const Values& values) {
   if (cookie != ownCookie) {
@@ -99,10 +102,16 @@ Status Engine::writeNeighTable(uint64_t cookie,
                          std::to_string(cookie),
                      EPERM);
   }
-  if (neigh == nullptr) {
-    return makeError(std::string(info.name) + ": no rtnetlink writer", EOPNOTSUPP);
+  if (info.backend == policy::Backend::NEIGH_TABLE) {
+    if (neigh == nullptr) {
+      return makeError(std::string(info.name) + ": no rtnetlink writer", EOPNOTSUPP);
+    }
+    return neigh->write(info, values);
   }
-  return neigh->write(info, values);
+  if (staticKeys == nullptr) {
+    return makeError(std::string(info.name) + ": no static key writer", EOPNOTSUPP);
+  }
+  return staticKeys->write(info, values);
 }
 
 uint32_t Engine::inodeOf(uint64_t cookie) const {

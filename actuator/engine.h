@@ -52,8 +52,8 @@ struct ReportedOverride {
 class Engine {
 public:
   // sysnetFd: /proc/sys/net of the actuator's own (init) namespace. foreign: every other
-  // namespace (nullptr: none reachable). neigh: writes the NEIGH_TABLE tunables (nullptr: they
-  // are read-only).
+  // namespace (nullptr: none reachable). neigh, staticKeys: write the NEIGH_TABLE and STATIC_KEY
+  // tunables (the privileged writer in production; nullptr: they are read-only).
   Engine(const policy::Policy& policy,
          journal::Writer& journal,
          int sysnetFd,
@@ -61,7 +61,8 @@ public:
          journal::BootId bootId,
          ForeignSysctls* foreign = nullptr,
          uint32_t ownInode = 0,
-         NeighTableWriter* neigh = nullptr);
+         NeighTableWriter* neigh = nullptr,
+         StaticKeyWriter* staticKeys = nullptr);
 
   void recordStart(const std::vector<uint8_t>& filterDigest);
   // Resolves intents of this boot left without outcome by a crash. Returns how many.
@@ -87,7 +88,7 @@ private:
   std::string rollbackKey(const Key& key, const KeyState& state, Peer peer, bool& failed);
   Result<Values> readLive(uint64_t cookie, const policy::TunableInfo& info);
   Status writeLive(uint64_t cookie, const policy::TunableInfo& info, const Values& values);
-  Status writeNeighTable(uint64_t cookie, const policy::TunableInfo& info, const Values& values);
+  Status writePrivileged(uint64_t cookie, const policy::TunableInfo& info, const Values& values);
   uint32_t inodeOf(uint64_t cookie) const;
   bool isGone(uint64_t cookie, const Error& error) const;
   uint64_t journalOverride(const Key& key,
@@ -111,6 +112,7 @@ private:
   ForeignSysctls* foreign;
   uint32_t ownInode;
   NeighTableWriter* neigh;
+  StaticKeyWriter* staticKeys;
   std::map<Key, int64_t> lastOverrideNs;  // journal at most one reported override per key per s
   bool isPaused = false;
 };

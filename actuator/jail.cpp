@@ -23,9 +23,10 @@ namespace {
 
 // Found by strace-ing the serving loop under load (poll/accept4/recvmsg/sendto, journal
 // write+fdatasync, sysctl openat/pread/pwrite, log write+getpid), admin rollback and
-// --rollback-only. The neighbour thresholds add one rtnetlink round trip (socket below, sendto,
-// poll, recvmsg, close: already listed). Allocator calls (brk, mmap family, futex) are kept for
-// larger allocations; clock_gettime is normally vDSO but may fall back to the syscall.
+// --rollback-only. The privileged writer's round trip is sendto + recvmsg on its socketpair
+// (already listed); no socket may be created here, so no netlink one. Allocator calls (brk, mmap
+// family, futex) are kept for larger allocations; clock_gettime is normally vDSO but may fall
+// back to the syscall.
 constexpr int PLAIN_ALLOWED[] = {
     SCMP_SYS(write),        SCMP_SYS(pread64), SCMP_SYS(pwrite64),      SCMP_SYS(close),
     SCMP_SYS(fdatasync),    SCMP_SYS(poll),    SCMP_SYS(accept4),       SCMP_SYS(recvmsg),
@@ -62,17 +63,10 @@ Status addRules(scmp_filter_ctx ctx, int sysnetFd) {
   // Anonymous memory for the allocator, never executable.
   const scmp_arg_cmp mmapArgs[] = {scmp_arg_cmp{2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0}};
   const scmp_arg_cmp mprotectArgs[] = {scmp_arg_cmp{2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0}};
-  // RTM_SETNEIGHTBL (neighbour thresholds): this one socket type and no other.
-  const scmp_arg_cmp socketArgs[] = {
-      scmp_arg_cmp{0, SCMP_CMP_EQ, AF_NETLINK, 0},
-      scmp_arg_cmp{1, SCMP_CMP_EQ, SOCK_RAW | SOCK_CLOEXEC, 0},
-      scmp_arg_cmp{2, SCMP_CMP_EQ, NETLINK_ROUTE, 0},
-  };
   for (auto s : {rule(ctx, SCMP_SYS(openat), 2, openatArgs),
                  rule(ctx, SCMP_SYS(getsockopt), 2, getsockoptArgs),
                  rule(ctx, SCMP_SYS(mmap), 1, mmapArgs),
-                 rule(ctx, SCMP_SYS(mprotect), 1, mprotectArgs),
-                 rule(ctx, SCMP_SYS(socket), 3, socketArgs)}) {
+                 rule(ctx, SCMP_SYS(mprotect), 1, mprotectArgs)}) {
     if (!s) {
       return s;
     }
@@ -106,6 +100,57 @@ Status addOpenerRules(scmp_filter_ctx ctx) {
   for (auto s : {rule(ctx, SCMP_SYS(openat), 1, openatArgs),
                  rule(ctx, SCMP_SYS(setns), 1, setnsArgs),
                  rule(ctx, SCMP_SYS(ioctl), 1, ioctlArgs),
+                 rule(ctx, SCMP_SYS(mmap), 1, mmapArgs),
+                 rule(ctx, SCMP_SYS(mprotect), 1, mmapArgs)}) {
+    if (!s) {
+      return s;
+    }
+  }
+  return Ok{};
+}
+
+// Measured by running the privileged writer under strace (requests, refusals, both ops, the
+// rtnetlink round trip): recvfrom/sendto on its socketpair, one NETLINK_ROUTE socket per
+// threshold write (socket, sendto, poll, recvmsg, close), pwrite64 of the flag, log lines.
+constexpr int WRITER_ALLOWED[] = {
+    SCMP_SYS(close),
+    SCMP_SYS(recvfrom),
+    SCMP_SYS(sendto),
+    SCMP_SYS(recvmsg),
+    SCMP_SYS(poll),
+    SCMP_SYS(brk),
+    SCMP_SYS(munmap),
+    SCMP_SYS(mremap),
+    SCMP_SYS(madvise),
+    SCMP_SYS(futex),
+    SCMP_SYS(clock_gettime),
+    SCMP_SYS(getpid),
+    SCMP_SYS(exit),
+    SCMP_SYS(exit_group),
+    SCMP_SYS(rt_sigreturn),
+    SCMP_SYS(restart_syscall),
+};
+
+Status addWriterRules(scmp_filter_ctx ctx, int flagFd) {
+  for (int syscall : WRITER_ALLOWED) {
+    if (auto s = rule(ctx, syscall, 0, nullptr); !s) {
+      return s;
+    }
+  }
+  // RTM_SETNEIGHTBL: this one socket type and no other.
+  const scmp_arg_cmp socketArgs[] = {
+      scmp_arg_cmp{0, SCMP_CMP_EQ, AF_NETLINK, 0},
+      scmp_arg_cmp{1, SCMP_CMP_EQ, SOCK_RAW | SOCK_CLOEXEC, 0},
+      scmp_arg_cmp{2, SCMP_CMP_EQ, NETLINK_ROUTE, 0},
+  };
+  // Log lines only; the flag only through its own descriptor.
+  const scmp_arg_cmp writeArgs[] = {scmp_arg_cmp{0, SCMP_CMP_EQ, STDERR_FILENO, 0}};
+  const scmp_arg_cmp pwriteArgs[] = {
+      scmp_arg_cmp{0, SCMP_CMP_EQ, static_cast<scmp_datum_t>(flagFd), 0}};
+  const scmp_arg_cmp mmapArgs[] = {scmp_arg_cmp{2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0}};
+  for (auto s : {rule(ctx, SCMP_SYS(socket), 3, socketArgs),
+                 rule(ctx, SCMP_SYS(write), 1, writeArgs),
+                 flagFd >= 0 ? rule(ctx, SCMP_SYS(pwrite64), 1, pwriteArgs) : Status(Ok{}),
                  rule(ctx, SCMP_SYS(mmap), 1, mmapArgs),
                  rule(ctx, SCMP_SYS(mprotect), 1, mmapArgs)}) {
     if (!s) {
@@ -168,6 +213,10 @@ Result<SeccompFilter> SeccompFilter::build(int sysnetFd) {
 
 Result<SeccompFilter> SeccompFilter::buildOpener() {
   return fromRules(addOpenerRules);
+}
+
+Result<SeccompFilter> SeccompFilter::buildWriter(int flagFd) {
+  return fromRules([flagFd](scmp_filter_ctx ctx) { return addWriterRules(ctx, flagFd); });
 }
 
 SeccompFilter::SeccompFilter(SeccompFilter&& other) noexcept

@@ -23,6 +23,9 @@ public:
   // The netns opener's filter: find (mountinfo, /proc, NS_GET_ID), setns into network
   // namespaces only, open without creating, talk over its socketpair.
   static Result<SeccompFilter> buildOpener();
+  // The privileged writer's filter: its socketpair, one NETLINK_ROUTE socket type, pwrite64 on
+  // flagFd alone (-1: none), write to stderr alone.
+  static Result<SeccompFilter> buildWriter(int flagFd);
   SeccompFilter(SeccompFilter&& other) noexcept;
   SeccompFilter& operator=(SeccompFilter&&) = delete;
   SeccompFilter(const SeccompFilter&) = delete;

@@ -1,5 +1,8 @@
 // bpftune-actuator: the only process that writes sysctls. Runs as `bpftune` with CAP_NET_ADMIN
-// alone under a KILL_PROCESS seccomp filter, and answers typed requests from the collector.
+// alone under a KILL_PROCESS seccomp filter, and answers typed requests from the collector. Two
+// helpers forked before the jail do what CAP_NET_ADMIN alone cannot: the netns opener (other
+// namespaces' sysctl files) and the privileged writer (neighbour thresholds over rtnetlink,
+// the high_order_alloc_disable static key).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +24,7 @@
 #include "netns_opener.h"
 #include "netns_sysctls.h"
 #include "options.h"
+#include "priv_writer.h"
 #include "server.h"
 #include "setup.h"
 #include "sysctl_io.h"
@@ -104,6 +108,10 @@ int runActuator(const Options& options) {
     identity = Identity{self.uid, self.gid};
   }
   NetnsOpener opener = orDie(NetnsOpener::spawn(identity));
+  // It closes the opener's socket (and anything else) it inherits.
+  PrivWriter privWriter = orDie(PrivWriter::spawn(identity));
+  WriterNeighTables neighTables(privWriter);
+  WriterStaticKeys staticKeys(privWriter);
   CachedNetnsSysctls foreign(opener);
   UniqueFd sysnet = orDie(openSysnet());
   policy::Policy policy = orDie(policy::loadPolicyFile(options.policyPath));
@@ -115,11 +123,19 @@ int runActuator(const Options& options) {
   journal::BootId bootId = orDie(journal::readBootId());
   uint64_t cookie = orDie(ownNetnsCookie());
   SeccompFilter filter = orDie(SeccompFilter::build(sysnet.get()));
-  RtnetlinkNeighTable neighTables;
-  Engine engine(
-      policy, journal, sysnet.get(), cookie, bootId, &foreign, ownNetnsInode(), &neighTables);
+  Engine engine(policy,
+                journal,
+                sysnet.get(),
+                cookie,
+                bootId,
+                &foreign,
+                ownNetnsInode(),
+                &neighTables,
+                &staticKeys);
   log::info("netns opener running as pid " + std::to_string(opener.pid()) +
             " (CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_NET_ADMIN, seccomp KILL_PROCESS)");
+  log::info("privileged writer running as pid " + std::to_string(privWriter.pid()) +
+            " (CAP_NET_ADMIN, CAP_SYS_ADMIN, seccomp KILL_PROCESS)");
   engine.recordStart(filter.digest());
   engine.recover();
   if (options.rollbackOnly) {

@@ -149,9 +149,8 @@ Status parseAck(std::span<const uint8_t> reply, uint32_t seq) {
   return makeError("no acknowledgement of request " + std::to_string(seq), ENOMSG);
 }
 
-Status RtnetlinkNeighTable::write(const policy::TunableInfo& info, const Values& values) {
-  const uint32_t seq = nextSeq++;
-  auto request = buildSetNeighTable(info.neighTable, values, seq);
+Status sendSetNeighTable(std::string_view table, const Values& values, uint32_t seq) {
+  auto request = buildSetNeighTable(table, values, seq);
   if (!request) {
     return request.error();
   }
@@ -168,16 +167,14 @@ Status RtnetlinkNeighTable::write(const policy::TunableInfo& info, const Values&
                           reinterpret_cast<const sockaddr*>(&kernel),
                           sizeof(kernel));
   if (sent < 0) {
-    return makeError("send RTM_SETNEIGHTBL for " + std::string(info.neighTable), errno);
+    return makeError("send RTM_SETNEIGHTBL for " + std::string(table), errno);
   }
   if (static_cast<size_t>(sent) != request->size()) {
     return makeError("short send of RTM_SETNEIGHTBL", EIO);
   }
   auto ack = awaitAck(fd.get(), seq);
   if (!ack) {
-    return makeError(std::string(info.name) + " (" + std::string(info.neighTable) +
-                         "): " + ack.error().message,
-                     ack.error().errnum);
+    return makeError(std::string(table) + ": " + ack.error().message, ack.error().errnum);
   }
   return Ok{};
 }

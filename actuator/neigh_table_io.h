@@ -1,8 +1,10 @@
 // Writing a neighbour table's gc_thresh1/2/3: one rtnetlink RTM_SETNEIGHTBL with NDTA_NAME and
 // NDTA_THRESH1..3, acknowledged by the kernel. The kernel accepts NDTA_THRESH* only from the init
 // netns (elsewhere ENOENT), so the actuator writes from its own namespace and nowhere else.
-// Hand-built rather than libnl's rtnl_neightbl_change, which sets thresh2 twice (upstream's
-// documented bug) and would need more syscalls (bind, getsockname, setsockopt) in the jail.
+// The message is sent by the privileged writer (priv_writer.h), never by the jailed actuator,
+// which holds no netlink socket. Hand-built rather than libnl's rtnl_neightbl_change, which sets
+// thresh2 twice (upstream's documented bug) and would need more syscalls (bind, getsockname,
+// setsockopt) in the writer's jail.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +18,8 @@
 
 namespace bpftune::actuator {
 
-// The engine talks to this interface; production uses RtnetlinkNeighTable, unit tests a fake.
+// The engine talks to this interface; production uses WriterNeighTables (the privileged writer),
+// unit tests a fake.
 class NeighTableWriter {
 public:
   NeighTableWriter() = default;
@@ -28,15 +31,10 @@ public:
   virtual Status write(const policy::TunableInfo& info, const Values& values) = 0;
 };
 
-// One NETLINK_ROUTE socket per write (socket, sendto, recvmsg, close: what the jail allows),
-// closed by RAII on every path.
-class RtnetlinkNeighTable final : public NeighTableWriter {
-public:
-  Status write(const policy::TunableInfo& info, const Values& values) override;
-
-private:
-  uint32_t nextSeq = 1;
-};
+// One RTM_SETNEIGHTBL round trip on its own NETLINK_ROUTE socket (socket, sendto, poll, recvmsg,
+// close: what the writer's jail allows), closed by RAII on every path. Runs in the privileged
+// writer; the kernel's errno on refusal.
+Status sendSetNeighTable(std::string_view table, const Values& values, uint32_t seq);
 
 // The request as sent; exposed for unit tests. Refuses values outside 0..INT_MAX (the kernel
 // stores thresholds as int) and table names that do not fit an attribute.

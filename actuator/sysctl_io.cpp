@@ -127,7 +127,8 @@ Result<Values> readSysctl(int sysnetFd, const policy::TunableInfo& info) {
 
 Status writeSysctl(int sysnetFd, const policy::TunableInfo& info, const Values& values) {
   if (info.backend != policy::Backend::SYSCTL) {
-    // Never through /proc: the table says this one is written over rtnetlink.
+    // Never from here: the table says this one is written over rtnetlink or needs
+    // CAP_SYS_ADMIN (both the privileged writer's job).
     return makeError(std::string(info.name) + " is not written through /proc/sys", EOPNOTSUPP);
   }
   std::string path(info.procPath);

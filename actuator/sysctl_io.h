@@ -24,6 +24,18 @@ Result<Values> parseValues(const std::string& text, uint8_t count);
 
 bool sameValues(const Values& a, const Values& b, uint8_t count);
 
+// A STATIC_KEY sysctl: the kernel wants CAP_SYS_ADMIN of the writing task, which the actuator
+// does not hold, so the engine asks the privileged writer through this (unit tests: a fake).
+class StaticKeyWriter {
+public:
+  StaticKeyWriter() = default;
+  StaticKeyWriter(const StaticKeyWriter&) = delete;
+  StaticKeyWriter& operator=(const StaticKeyWriter&) = delete;
+  virtual ~StaticKeyWriter() = default;
+
+  virtual Status write(const policy::TunableInfo& info, const Values& values) = 0;
+};
+
 // The netns cookie of the namespace this process lives in.
 Result<uint64_t> ownNetnsCookie();
 

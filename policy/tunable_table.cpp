@@ -24,7 +24,7 @@ constexpr std::array<TunableInfo, 20> TUNABLES = {{
     {TunableId::TCP_MODERATE_RCVBUF, "net.ipv4.tcp_moderate_rcvbuf", "ipv4/tcp_moderate_rcvbuf", 1, FLAG, NS},
     {TunableId::TCP_NO_METRICS_SAVE, "net.ipv4.tcp_no_metrics_save", "ipv4/tcp_no_metrics_save", 1, FLAG, NS},
     {TunableId::TCP_NO_SSTHRESH_METRICS_SAVE, "net.ipv4.tcp_no_ssthresh_metrics_save", "ipv4/tcp_no_ssthresh_metrics_save", 1, FLAG, NS},
-    {TunableId::HIGH_ORDER_ALLOC_DISABLE, "net.core.high_order_alloc_disable", "core/high_order_alloc_disable", 1, FLAG, INIT_ONLY},
+    {TunableId::HIGH_ORDER_ALLOC_DISABLE, "net.core.high_order_alloc_disable", "core/high_order_alloc_disable", 1, FLAG, INIT_ONLY, Backend::STATIC_KEY},
     {TunableId::TCP_SYNCOOKIES, "net.ipv4.tcp_syncookies", "ipv4/tcp_syncookies", 1, ValueKind::CHOICE, NS},
     {TunableId::TCP_MAX_SYN_BACKLOG, "net.ipv4.tcp_max_syn_backlog", "ipv4/tcp_max_syn_backlog", 1, INT, NS},
     {TunableId::NEIGH_ARP_GC_THRESH, "net.ipv4.neigh.default.gc_thresh", "ipv4/neigh/default/gc_thresh", 3, ValueKind::COUNT_TRIPLE, INIT_ONLY, Backend::NEIGH_TABLE, "arp_cache"},

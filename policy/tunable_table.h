@@ -29,6 +29,8 @@ enum class ValueKind {
 enum class Backend {
   SYSCTL,       // write procPath under /proc/sys/net
   NEIGH_TABLE,  // read procPath + "1".."3"; write with rtnetlink RTM_SETNEIGHTBL (init netns)
+  STATIC_KEY,   // read procPath; written by the privileged writer, as the kernel wants
+                // CAP_SYS_ADMIN of the writing task (proc_do_static_key; init netns)
 };
 
 struct TunableInfo {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The running pair holds only what it needs: the collector exactly CAP_BPF+CAP_PERFMON as
-# bpftune-collector; the actuator exactly CAP_NET_ADMIN as bpftune, seccomp mode 2, no_new_privs.
+# bpftune-collector; the actuator exactly CAP_NET_ADMIN as bpftune, seccomp mode 2, no_new_privs;
+# its privileged writer exactly CAP_NET_ADMIN+CAP_SYS_ADMIN as bpftune, likewise jailed.
 source "$(dirname "$0")/lib.sh"
 require_env
 setup_pair 200mbit
@@ -24,6 +25,16 @@ note "actuator pid $ACT_PID uid $ACT_UID CapEff $ACT_CAPS Seccomp $(field "$ACT_
 [ "$(field "$ACT_PID" NoNewPrivs)" = 1 ] || fail "actuator lacks no_new_privs"
 BND=$(field "$ACT_PID" CapBnd)
 [ "$BND" = 0000000000000000 ] || [ "$BND" = 0000000000001000 ] || fail "actuator bounding set $BND not reduced"
+# The privileged writer (neighbour thresholds, high_order_alloc_disable): the actuator's child.
+WRITER_PID=$(pgrep -P "$ACT_PID" -x bpftune-writer) || fail "no privileged writer under the actuator"
+note "writer pid $WRITER_PID uid $(field "$WRITER_PID" Uid) CapEff $(field "$WRITER_PID" CapEff) CapBnd $(field "$WRITER_PID" CapBnd) Seccomp $(field "$WRITER_PID" Seccomp) NoNewPrivs $(field "$WRITER_PID" NoNewPrivs)"
+[ "$(field "$WRITER_PID" CapEff)" = 0000000000201000 ] ||
+  fail "writer CapEff $(field "$WRITER_PID" CapEff), expected 0000000000201000 (CAP_NET_ADMIN+CAP_SYS_ADMIN)"
+[ "$(field "$WRITER_PID" CapPrm)" = 0000000000201000 ] || fail "writer CapPrm $(field "$WRITER_PID" CapPrm)"
+[ "$(field "$WRITER_PID" CapBnd)" = 0000000000000000 ] || fail "writer bounding set not cleared"
+[ "$(field "$WRITER_PID" Uid)" = "$(id -u bpftune)" ] || fail "writer runs as uid $(field "$WRITER_PID" Uid)"
+[ "$(field "$WRITER_PID" Seccomp)" = 2 ] || fail "writer is not in seccomp filter mode"
+[ "$(field "$WRITER_PID" NoNewPrivs)" = 1 ] || fail "writer lacks no_new_privs"
 note "RSS: actuator $(rss_kb "$ACT_PID") kB, collector $(rss_kb "$COL_PID") kB"
 note "PASS: privileges"
 

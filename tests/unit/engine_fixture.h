@@ -103,7 +103,8 @@ protected:
     if (!writer) {
       std::abort();  // the failure is already reported; nothing sensible can follow
     }
-    engine.emplace(policy, *writer, sysnet.get(), COOKIE, BOOT, foreign, OWN_INODE, neigh);
+    engine.emplace(
+        policy, *writer, sysnet.get(), COOKIE, BOOT, foreign, OWN_INODE, neigh, staticKeys);
     return *engine;
   }
 
@@ -179,8 +180,9 @@ protected:
   policy::Policy policy;
   std::optional<journal::Writer> writer;
   std::optional<Engine> engine;
-  ForeignSysctls* foreign = nullptr;  // set by tests of other namespaces before restart()
-  NeighTableWriter* neigh = nullptr;  // set by the neighbour-table tests before restart()
+  ForeignSysctls* foreign = nullptr;      // set by tests of other namespaces before restart()
+  NeighTableWriter* neigh = nullptr;      // set by the neighbour-table tests before restart()
+  StaticKeyWriter* staticKeys = nullptr;  // set by the static key tests before restart()
 };
 
 }  // namespace bpftune::actuator::enginetest

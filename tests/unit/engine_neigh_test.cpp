@@ -1,6 +1,7 @@
 // The neighbour thresholds through the engine: requests, refusals, rollback and crash recovery
-// all write through the NeighTableWriter (rtnetlink in production, a fake here that updates the
-// fake gc_thresh files as the kernel would), and the RTM_SETNEIGHTBL message itself.
+// all write through the NeighTableWriter (the privileged writer's rtnetlink in production, a fake
+// here that updates the fake gc_thresh files as the kernel would), and the RTM_SETNEIGHTBL message
+// itself. The high_order_alloc_disable static key takes the same road (StaticKeyWriter).
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -225,6 +226,105 @@ TEST_F(EngineNeighTest, RecoveredChangeIsRolledBack) {
   EXPECT_EQ(thresholds("ipv4"), "128 192 256");
   ASSERT_EQ(tables->calls.size(), 1U);
   EXPECT_EQ(tables->calls[0].values, ARP0);
+}
+
+// The static key ----------------------------------------------------------------------------------
+
+// What the privileged writer does for the flag, seen through /proc.
+class FakeStaticKeys : public StaticKeyWriter {
+public:
+  explicit FakeStaticKeys(std::string sysnetRoot) : root(std::move(sysnetRoot)) {}
+
+  bpftune::Status write(const policy::TunableInfo& info, const Values& values) override {
+    calls.push_back(values);
+    if (failWith != 0) {
+      return makeError("the privileged writer could not write it", failWith);
+    }
+    std::ofstream(root + "/" + std::string(info.procPath), std::ios::trunc) << values[0] << "\n";
+    return Ok{};
+  }
+
+  std::string root;
+  std::vector<Values> calls;
+  int failWith = 0;
+};
+
+class EngineStaticKeyTest : public EngineTest {
+protected:
+  void SetUp() override {
+    EngineTest::SetUp();
+    ASSERT_EQ(::mkdir((root + "/net/core").c_str(), 0700), 0);
+    putSysctl("core/high_order_alloc_disable", "0\n");
+    auto parsed =
+        policy::parsePolicy("net.core.high_order_alloc_disable  min=0 max=1 rate=20/10s\n");
+    ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+    policy = *parsed;
+    keys.emplace(root + "/net");
+    staticKeys = &*keys;
+  }
+
+  static policy::SetSysctl flag(int64_t from, int64_t to) {
+    policy::SetSysctl r = request(TunableId::HIGH_ORDER_ALLOC_DISABLE, {from, 0, 0}, {to, 0, 0});
+    r.scenario = ScenarioId::LOW_MEM_ENTER;
+    return r;
+  }
+
+  std::optional<FakeStaticKeys> keys;
+};
+
+TEST_F(EngineStaticKeyTest, SetAndRollbackGoThroughTheWriter) {
+  Engine& e = restart();
+  Answer a = e.setSysctl(flag(0, 1), TUNER);
+  ASSERT_EQ(a.status, Status::OK) << a.reason;
+  EXPECT_EQ(sysctlText("core/high_order_alloc_disable"), "1\n");
+  ASSERT_EQ(e.rollbackAll(ADMIN).status, Status::OK);
+  EXPECT_EQ(sysctlText("core/high_order_alloc_disable"), "0\n");
+  ASSERT_EQ(keys->calls.size(), 2U);
+  EXPECT_EQ(keys->calls[0], (Values{1, 0, 0}));
+  EXPECT_EQ(keys->calls[1], (Values{0, 0, 0}));
+  expectVerified();
+}
+
+TEST_F(EngineStaticKeyTest, RefusalIsAJournaledWriteFailure) {
+  keys->failWith = EPERM;
+  Engine& e = restart();
+  Answer a = e.setSysctl(flag(0, 1), TUNER);
+  EXPECT_EQ(a.status, Status::FAILED);
+  EXPECT_EQ(a.error, EPERM);
+  auto records = diskRecords();
+  ASSERT_EQ(records.size(), 2U);
+  EXPECT_EQ(records[1].result, OutcomeResult::WRITE_FAILED);
+  EXPECT_EQ(records[1].error, EPERM);
+}
+
+// Never through /proc/sys by the actuator itself (the kernel would refuse it anyway).
+TEST_F(EngineStaticKeyTest, WithoutAWriterNothingIsWritten) {
+  staticKeys = nullptr;
+  Engine& e = restart();
+  Answer a = e.setSysctl(flag(0, 1), TUNER);
+  EXPECT_EQ(a.status, Status::FAILED);
+  EXPECT_EQ(a.error, EOPNOTSUPP);
+  EXPECT_EQ(sysctlText("core/high_order_alloc_disable"), "0\n");
+  EXPECT_FALSE(writeSysctl(sysnet.get(),
+                           *policy::findTunable(TunableId::HIGH_ORDER_ALLOC_DISABLE),
+                           Values{1, 0, 0})
+                   .ok());
+}
+
+// A crash after the write: recovery only reads, the rollback writes through the writer.
+TEST_F(EngineStaticKeyTest, RecoveredChangeIsRolledBackThroughTheWriter) {
+  journal::Record intent = intentRecord(BOOT, Values{0, 0, 0}, Values{1, 0, 0});
+  intent.scenario = ScenarioId::LOW_MEM_ENTER;
+  intent.tunable = TunableId::HIGH_ORDER_ALLOC_DISABLE;
+  intent.count = 1;
+  writer->append(intent);
+  putSysctl("core/high_order_alloc_disable", "1\n");
+  Engine& e = restart();
+  EXPECT_EQ(e.recover(), 1U);
+  EXPECT_TRUE(keys->calls.empty());
+  ASSERT_EQ(e.rollbackAll(ADMIN).status, Status::OK);
+  EXPECT_EQ(sysctlText("core/high_order_alloc_disable"), "0\n");
+  ASSERT_EQ(keys->calls.size(), 1U);
 }
 
 // The request as the kernel parses it ----------------------------------------------------------

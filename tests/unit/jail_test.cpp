@@ -1,6 +1,6 @@
-// The seccomp filter kills what the actuator never needs. Every deny is paired with an allow so
-// a filter that kills everything cannot pass. Death tests re-execute the binary ("threadsafe")
-// so no filter leaks into the runner.
+// The seccomp filters kill what the actuator and its privileged writer never need. Every deny is
+// paired with an allow so a filter that kills everything cannot pass. Death tests re-execute the
+// binary ("threadsafe") so no filter leaks into the runner.
 #include "jail.h"
 
 #include <fcntl.h>
@@ -103,25 +103,18 @@ TEST_F(Jail, InetSocketKills) {
       "");
 }
 
-// The neighbour thresholds' whole rtnetlink round trip runs under the filter. The table name
-// matches no table, so the kernel answers ENOENT (EPERM without CAP_NET_ADMIN) and nothing
-// changes; either answer proves socket, sendto, poll, recvmsg and close were allowed.
-TEST_F(Jail, RtnetlinkNeighTableRoundTripIsAllowed) {
+// The actuator creates no socket at all since the privileged writer sends the neighbour
+// thresholds: not even the NETLINK_ROUTE socket it used to (with CAP_NET_ADMIN, any rtnetlink
+// request: routes, links, addresses).
+TEST_F(Jail, NetlinkSocketsKill) {
   EXPECT_EXIT(
       {
-        policy::TunableInfo info = *policy::findTunable(proto::TunableId::NEIGH_ARP_GC_THRESH);
-        info.neighTable = "bpftune_no_table";
         loadFilter(sysnet);
-        RtnetlinkNeighTable tables;
-        Status written = tables.write(info, Values{128, 512, 1024});
-        int errnum = written ? 0 : written.error().errnum;
-        _exit(errnum == ENOENT || errnum == EPERM ? 0 : 1);
+        socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        _exit(0);
       },
-      ::testing::ExitedWithCode(0),
+      ::testing::KilledBySignal(SIGSYS),
       "");
-}
-
-TEST_F(Jail, OtherNetlinkSocketsKill) {
   EXPECT_EXIT(
       {
         loadFilter(sysnet);
@@ -130,22 +123,31 @@ TEST_F(Jail, OtherNetlinkSocketsKill) {
       },
       ::testing::KilledBySignal(SIGSYS),
       "");
+}
+
+// The actuator's side of a writer round trip: send (sendto) and recvmsg; true when 'r' came back.
+bool roundTrip(int fd) {
+  char c = 0;
+  iovec iov{&c, 1};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  return send(fd, "q", 1, MSG_NOSIGNAL) == 1 && recvmsg(fd, &msg, 0) == 1 && c == 'r';
+}
+
+TEST_F(Jail, SocketpairRoundTripIsAllowed) {
+  int pair[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, pair), 0);
+  ASSERT_EQ(send(pair[1], "r", 1, 0), 1);
   EXPECT_EXIT(
       {
         loadFilter(sysnet);
-        socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);  // without SOCK_CLOEXEC
-        _exit(0);
+        _exit(roundTrip(pair[0]) ? 0 : 1);
       },
-      ::testing::KilledBySignal(SIGSYS),
+      ::testing::ExitedWithCode(0),
       "");
-  EXPECT_EXIT(
-      {
-        loadFilter(sysnet);
-        socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_ROUTE);
-        _exit(0);
-      },
-      ::testing::KilledBySignal(SIGSYS),
-      "");
+  close(pair[0]);
+  close(pair[1]);
 }
 
 TEST_F(Jail, PeercredIsAllowedOtherSockoptsKill) {
@@ -232,6 +234,158 @@ TEST_F(Jail, DigestIsStableAndCoversTheDirfd) {
 
 TEST_F(Jail, DefaultAndBadArchActionsKillTheProcess) {
   auto filter = SeccompFilter::build(sysnet);
+  ASSERT_TRUE(filter.ok());
+  UniqueFd out(memfd_create("pfc", MFD_CLOEXEC));
+  ASSERT_TRUE(filter->exportPfc(out.get()).ok());
+  std::string pfc(65536, '\0');
+  ssize_t n = pread(out.get(), pfc.data(), pfc.size(), 0);
+  ASSERT_GT(n, 0);
+  pfc.resize(static_cast<size_t>(n));
+  EXPECT_NE(pfc.find("# default action\n  action KILL_PROCESS;"), std::string::npos) << pfc;
+  EXPECT_NE(pfc.find("# invalid architecture action\naction KILL_PROCESS;"), std::string::npos)
+      << pfc;
+}
+
+// The privileged writer's filter ---------------------------------------------------------------
+
+// Builds and loads the writer's filter (pwrite64 only on flagFd) or exits 99.
+void loadWriterFilter(int flagFd) {
+  auto filter = SeccompFilter::buildWriter(flagFd);
+  if (!filter.ok() || !filter->load().ok()) {
+    _exit(99);
+  }
+}
+
+int scratchFd() {
+  return memfd_create("flag", MFD_CLOEXEC);
+}
+
+// The thresholds' whole rtnetlink round trip runs under the writer's filter. The table name
+// matches no table, so the kernel answers ENOENT (EPERM without CAP_NET_ADMIN) and nothing
+// changes; either answer proves socket, sendto, poll, recvmsg and close were allowed.
+TEST(WriterJail, RtnetlinkNeighTableRoundTripIsAllowed) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        loadWriterFilter(-1);
+        Status written = sendSetNeighTable("bpftune_no_table", Values{128, 512, 1024}, 1);
+        int errnum = written ? 0 : written.error().errnum;
+        _exit(errnum == ENOENT || errnum == EPERM ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0),
+      "");
+}
+
+TEST(WriterJail, EveryOtherSocketKills) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  struct Kind {
+    int domain, type, protocol;
+  };
+  for (Kind k : {Kind{AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC},
+                 Kind{AF_NETLINK, SOCK_RAW, NETLINK_ROUTE},  // without SOCK_CLOEXEC
+                 Kind{AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_ROUTE},
+                 Kind{AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0},
+                 Kind{AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0}}) {
+    EXPECT_EXIT(
+        {
+          loadWriterFilter(-1);
+          socket(k.domain, k.type, k.protocol);
+          _exit(0);
+        },
+        ::testing::KilledBySignal(SIGSYS),
+        "")
+        << k.domain << " " << k.type << " " << k.protocol;
+  }
+}
+
+TEST(WriterJail, PwriteOnlyToTheFlag) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  UniqueFd flag(scratchFd());
+  UniqueFd other(scratchFd());
+  ASSERT_TRUE(flag.valid() && other.valid());
+  EXPECT_EXIT(
+      {
+        loadWriterFilter(flag.get());
+        _exit(pwrite(flag.get(), "1\n", 2, 0) == 2 ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0),
+      "");
+  EXPECT_EXIT(
+      {
+        loadWriterFilter(flag.get());
+        ssize_t ignored = pwrite(other.get(), "1\n", 2, 0);
+        (void)ignored;
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGSYS),
+      "");
+  EXPECT_EXIT(
+      {
+        loadWriterFilter(-1);  // the flag could not be opened: no pwrite at all
+        ssize_t ignored = pwrite(flag.get(), "1\n", 2, 0);
+        (void)ignored;
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGSYS),
+      "");
+}
+
+TEST(WriterJail, WriteOnlyToStderr) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  UniqueFd other(scratchFd());
+  ASSERT_TRUE(other.valid());
+  EXPECT_EXIT(
+      {
+        loadWriterFilter(-1);
+        _exit(write(STDERR_FILENO, "x\n", 2) == 2 ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0),
+      "");
+  EXPECT_EXIT(
+      {
+        loadWriterFilter(-1);
+        ssize_t ignored = write(other.get(), "x", 1);
+        (void)ignored;
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGSYS),
+      "");
+}
+
+TEST(WriterJail, OpenExecAndExecutableMemoryKill) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        loadWriterFilter(-1);
+        openat(AT_FDCWD, "/proc/sys/net/core/somaxconn", O_WRONLY | O_CLOEXEC);
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGSYS),
+      "");
+  EXPECT_EXIT(
+      {
+        loadWriterFilter(-1);
+        execl("/bin/true", "true", static_cast<char*>(nullptr));
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGSYS),
+      "");
+  EXPECT_EXIT(
+      {
+        loadWriterFilter(-1);
+        void* p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+          _exit(1);
+        }
+        mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGSYS),
+      "");
+}
+
+TEST(WriterJail, DefaultAndBadArchActionsKillTheProcess) {
+  auto filter = SeccompFilter::buildWriter(5);
   ASSERT_TRUE(filter.ok());
   UniqueFd out(memfd_create("pfc", MFD_CLOEXEC));
   ASSERT_TRUE(filter->exportPfc(out.get()).ok());

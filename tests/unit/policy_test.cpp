@@ -240,6 +240,19 @@ TEST(TunableTable, NeighThresholdsLiveInThreeFiles) {
             std::vector<std::string>{"ipv4/tcp_rmem"});
 }
 
+// The only static key: read like any sysctl, written by the privileged writer (CAP_SYS_ADMIN).
+TEST(TunableTable, HighOrderAllocDisableIsTheOnlyStaticKey) {
+  const TunableInfo* flag = findTunable(TunableId::HIGH_ORDER_ALLOC_DISABLE);
+  ASSERT_NE(flag, nullptr);
+  EXPECT_EQ(flag->backend, Backend::STATIC_KEY);
+  EXPECT_FALSE(flag->perNetns);
+  EXPECT_EQ(procFiles(*flag), std::vector<std::string>{"core/high_order_alloc_disable"});
+  for (const TunableInfo& info : allTunables()) {
+    EXPECT_EQ(info.backend == Backend::STATIC_KEY, info.id == TunableId::HIGH_ORDER_ALLOC_DISABLE)
+        << info.name;
+  }
+}
+
 TEST(TunableTable, EveryScenarioHasAnOwnerAndEveryTunerAName) {
   for (unsigned raw = 0; raw <= static_cast<unsigned>(ScenarioId::UDP_MEM_EXHAUSTION); ++raw) {
     auto id = static_cast<ScenarioId>(raw);
