@@ -29,6 +29,27 @@ static __always_inline bool bpftune_nearly_full(__s64 v, __s64 limit) {
 
 #define NEARLY_FULL(v, limit) bpftune_nearly_full((__s64)(v), (__s64)(limit))
 
+/* include/net/sock.h; not in BTF. */
+#define SOCK_SNDBUF_LOCK 1
+#define SOCK_RCVBUF_LOCK 2
+
+/* sk_userlocks was a bitfield before 6.9 and is a plain u8 since; this read works for both. */
+static __always_inline __u32 sk_userlocks(const struct sock* sk) {
+  return BPF_CORE_READ_BITFIELD(sk, sk_userlocks);
+}
+
+/* A protocol's memory limits (tcp_mem, udp_mem) as the kernel sees them; prot->sysctl_mem
+ * points at a global long[3], read by copy because the verifier types it as a single long. */
+static __always_inline bool read_proto_mem(const struct proto* prot, __s64 mem[3]) {
+  long vals[3] = {};
+
+  if (bpf_probe_read_kernel(vals, sizeof(vals), prot->sysctl_mem)) return false;
+  mem[0] = vals[0];
+  mem[1] = vals[1];
+  mem[2] = vals[2];
+  return true;
+}
+
 /* The collector maps this ring buffer's fd into every object (bpf_map__reuse_fd), so one poll
  * serves all tuners. */
 struct {

@@ -10,27 +10,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* include/net/sock.h; not in BTF. */
-#define SOCK_SNDBUF_LOCK 1
-#define SOCK_RCVBUF_LOCK 2
-
-/* sk_userlocks was a bitfield before 6.9 and is a plain u8 since; this read works for both. */
-static __always_inline __u32 sk_userlocks(const struct sock* sk) {
-  return BPF_CORE_READ_BITFIELD(sk, sk_userlocks);
-}
-
-/* tcp_mem as the kernel sees it; prot->sysctl_mem points at a global long[3], read by copy
- * because the verifier types it as a single long. */
-static __always_inline bool read_tcp_mem(const struct proto* prot, __s64 mem[3]) {
-  long vals[3] = {};
-
-  if (bpf_probe_read_kernel(vals, sizeof(vals), prot->sysctl_mem)) return false;
-  mem[0] = vals[0];
-  mem[1] = vals[1];
-  mem[2] = vals[2];
-  return true;
-}
-
 /* Everything the tuner reads, from the socket's namespace: the collector can only read its own
  * namespace's /proc/sys, so for every other one these are the current values. */
 static __always_inline void fill_common(struct bpftune_event* ev,
@@ -108,7 +87,7 @@ static __always_inline bool check_memory(__u32 hook,
   __u32 kind;
   int i;
 
-  if (!read_tcp_mem(prot, mem)) return false;
+  if (!read_proto_mem(prot, mem)) return false;
   allocated = prot->memory_allocated->counter;
   if (allocated_hint > allocated) allocated = allocated_hint;
   if (NEARLY_FULL(allocated, mem[2])) {

@@ -13,30 +13,12 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* include/net/sock.h and errno.h; not in BTF. */
-#define SOCK_RCVBUF_LOCK 2
-#define ERR_NOMEM        12
-#define ERR_NOBUFS       105
-
-/* sk_userlocks was a bitfield before 6.9 and is a plain u8 since; this read works for both. */
-static __always_inline __u32 sk_userlocks(const struct sock* sk) {
-  return BPF_CORE_READ_BITFIELD(sk, sk_userlocks);
-}
+/* errno.h; not in BTF. */
+#define ERR_NOMEM  12
+#define ERR_NOBUFS 105
 
 static __always_inline bool is_udp(const struct sock* sk) {
   return sk->sk_protocol == IPPROTO_UDP || sk->sk_protocol == IPPROTO_UDPLITE;
-}
-
-/* udp_mem as the kernel sees it; prot->sysctl_mem points at a global long[3], read by copy
- * because the verifier types it as a single long. */
-static __always_inline bool read_udp_mem(const struct proto* prot, __s64 mem[3]) {
-  long vals[3] = {};
-
-  if (bpf_probe_read_kernel(vals, sizeof(vals), prot->sysctl_mem)) return false;
-  mem[0] = vals[0];
-  mem[1] = vals[1];
-  mem[2] = vals[2];
-  return true;
 }
 
 /* Fields every udp_buffer event has: the socket's namespace, udp_mem and memory_allocated (the
@@ -47,7 +29,7 @@ static __always_inline bool fill_common(struct bpftune_event* ev,
                                         __u32 kind) {
   const struct net* net = sk->__sk_common.skc_net.net;
 
-  if (!read_udp_mem(prot, ev->sysctl)) return false;
+  if (!read_proto_mem(prot, ev->sysctl)) return false;
   ev->tuner = BPFTUNE_TUNER_UDP_BUFFER;
   ev->kind = kind;
   ev->netns_cookie = net->net_cookie;
@@ -86,7 +68,7 @@ static __always_inline void check_memory(
   struct bpftune_event* ev;
   __s64 mem[3] = {};
 
-  if (!read_udp_mem(prot, mem)) return;
+  if (!read_proto_mem(prot, mem)) return;
   if (allocated <= mem[0]) return;
   ev = bpftune_scratch_event(hook);
   if (!ev) return;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +58,21 @@ struct CurrentValues {
   std::map<CounterId, int64_t> counters;
   // The event's netns is the collector's own (the init netns in production).
   bool homeNetns = false;
+
+  // The values of `id` when they were read with `count` values; nullptr otherwise.
+  const Values* find(TunableId id, uint8_t count) const {
+    auto it = sysctls.find(id);
+    return it == sysctls.end() || it->second.count != count ? nullptr : &it->second;
+  }
+  // A one-value tunable's value.
+  std::optional<int64_t> single(TunableId id) const {
+    const Values* v = find(id, 1);
+    return v == nullptr ? std::nullopt : std::optional<int64_t>(v->v[0]);
+  }
+  std::optional<int64_t> counter(CounterId id) const {
+    auto it = counters.find(id);
+    return it == counters.end() ? std::nullopt : std::optional<int64_t>(it->second);
+  }
 };
 
 struct Proposal {

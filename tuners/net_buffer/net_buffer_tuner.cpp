@@ -29,19 +29,6 @@ std::string str(int64_t v) {
   return std::to_string(v);
 }
 
-std::optional<int64_t> single(const CurrentValues& current, TunableId id) {
-  auto it = current.sysctls.find(id);
-  if (it == current.sysctls.end() || it->second.count != 1) {
-    return std::nullopt;
-  }
-  return it->second.v[0];
-}
-
-std::optional<int64_t> counter(const CurrentValues& current, CounterId id) {
-  auto it = current.counters.find(id);
-  return it == current.counters.end() ? std::nullopt : std::optional<int64_t>(it->second);
-}
-
 // "0,3" for bits 0 and 3.
 std::string cpuList(int64_t mask) {
   std::string out;
@@ -155,7 +142,7 @@ std::vector<Proposal> NetBufferTuner::onEvent(const bpftune_event& event,
 std::vector<Proposal> NetBufferTuner::onBacklogDrop(const bpftune_event& event,
                                                     const CurrentValues& current) {
   drops.observe(event.ts_ns, static_cast<uint64_t>(event.detail[NET_BUFFER_DROP_TOTAL]));
-  const std::optional<int64_t> backlog = single(current, TunableId::NETDEV_MAX_BACKLOG);
+  const std::optional<int64_t> backlog = current.single(TunableId::NETDEV_MAX_BACKLOG);
   if (!backlog || *backlog < 0) {
     return {};
   }
@@ -194,7 +181,7 @@ std::vector<Proposal> NetBufferTuner::onBacklogDrop(const bpftune_event& event,
 std::optional<Proposal> NetBufferTuner::flowLimitChange(const bpftune_event& event,
                                                         const CurrentValues& current,
                                                         uint64_t cookie) const {
-  const std::optional<int64_t> bitmap = single(current, TunableId::FLOW_LIMIT_CPU_BITMAP);
+  const std::optional<int64_t> bitmap = current.single(TunableId::FLOW_LIMIT_CPU_BITMAP);
   const int64_t dropping = event.detail[NET_BUFFER_DROP_CPUS] & CPU_BITS;
   if (!bitmap || *bitmap < 0 || (*bitmap | dropping) == *bitmap) {
     return std::nullopt;
@@ -211,12 +198,12 @@ std::optional<Proposal> NetBufferTuner::flowLimitChange(const bpftune_event& eve
 
 std::vector<Proposal> NetBufferTuner::onBudgetExhausted(const bpftune_event& event,
                                                         const CurrentValues& current) {
-  const std::optional<int64_t> squeeze = counter(current, CounterId::SOFTNET_TIME_SQUEEZE);
-  const std::optional<int64_t> budget = single(current, TunableId::NETDEV_BUDGET);
+  const std::optional<int64_t> squeeze = current.counter(CounterId::SOFTNET_TIME_SQUEEZE);
+  const std::optional<int64_t> budget = current.single(TunableId::NETDEV_BUDGET);
   if (!budget || *budget <= 0 || !squeezed(event, squeeze) || !budgetPacer.ready(event.ts_ns)) {
     return {};
   }
-  std::optional<int64_t> usecs = single(current, TunableId::NETDEV_BUDGET_USECS);
+  std::optional<int64_t> usecs = current.single(TunableId::NETDEV_BUDGET_USECS);
   if (usecs && *usecs <= 0) {
     usecs.reset();
   }
@@ -248,8 +235,8 @@ bool NetBufferTuner::squeezed(const bpftune_event& event, std::optional<int64_t>
 // One sample per decision: the budget that was in force and how long runnable tasks waited
 // per unit of run time since the previous decision (per mille).
 void NetBufferTuner::sampleSchedulerWait(const CurrentValues& current, int64_t budget) {
-  const std::optional<int64_t> run = counter(current, CounterId::SCHED_RUN_NS);
-  const std::optional<int64_t> wait = counter(current, CounterId::SCHED_WAIT_NS);
+  const std::optional<int64_t> run = current.counter(CounterId::SCHED_RUN_NS);
+  const std::optional<int64_t> wait = current.counter(CounterId::SCHED_WAIT_NS);
   if (run && wait && lastRunNs && lastWaitNs && *run > *lastRunNs && *wait >= *lastWaitNs) {
     const int64_t ratio = (*wait - *lastWaitNs) * 1000 / (*run - *lastRunNs);
     waitCorrelation.add(static_cast<uint64_t>(budget), static_cast<uint64_t>(ratio));

@@ -11,11 +11,6 @@ namespace {
 // Bounds the changes to undo: three per namespace and one global.
 constexpr size_t MAX_CHANGES = LowMemoryMode::MAX_NAMESPACES * 4;
 
-const Values* findSingle(const CurrentValues& current, TunableId id) {
-  auto it = current.sysctls.find(id);
-  return it == current.sysctls.end() || it->second.count != 1 ? nullptr : &it->second;
-}
-
 std::string nameOf(TunableId id) {
   const policy::TunableInfo* info = policy::findTunable(id);
   return info != nullptr ? std::string(info->name)
@@ -60,7 +55,7 @@ void LowMemoryMode::enterGlobal(const bpftune_event& event,
     return;
   }
   // Absent when the collector does not run in the init netns: nothing to decide there.
-  const Values* highOrder = findSingle(current, TunableId::HIGH_ORDER_ALLOC_DISABLE);
+  const Values* highOrder = current.find(TunableId::HIGH_ORDER_ALLOC_DISABLE, 1);
   if (highOrder != nullptr && highOrder->v[0] == 0) {
     out.push_back(single(ScenarioId::LOW_MEM_ENTER,
                          event.netns_cookie,
@@ -83,7 +78,7 @@ void LowMemoryMode::enterNamespace(const bpftune_event& event,
   }
   entered.insert(netns);
   for (TunableId flag : {TunableId::TCP_NO_METRICS_SAVE, TunableId::TCP_NO_SSTHRESH_METRICS_SAVE}) {
-    const Values* v = findSingle(current, flag);
+    const Values* v = current.find(flag, 1);
     if (v != nullptr && v->v[0] == 0) {
       out.push_back(single(ScenarioId::LOW_MEM_ENTER,
                            netns,
@@ -94,7 +89,7 @@ void LowMemoryMode::enterNamespace(const bpftune_event& event,
                                    "connections"));
     }
   }
-  const Values* backlog = findSingle(current, TunableId::TCP_MAX_SYN_BACKLOG);
+  const Values* backlog = current.find(TunableId::TCP_MAX_SYN_BACKLOG, 1);
   if (backlog == nullptr || backlog->v[0] <= SYN_BACKLOG_FLOOR) {
     return;
   }
@@ -116,7 +111,7 @@ const Values* LowMemoryMode::visible(const Key& key,
   if (key.first != GLOBAL && key.first != event.netns_cookie) {
     return nullptr;
   }
-  return findSingle(current, key.second);
+  return current.find(key.second, 1);
 }
 
 void LowMemoryMode::leave(const bpftune_event& event,

@@ -12,19 +12,6 @@ namespace {
 
 constexpr int64_t INT_MAX_VALUE = 2147483647;
 
-std::optional<int64_t> single(const CurrentValues& current, TunableId id) {
-  auto it = current.sysctls.find(id);
-  if (it == current.sysctls.end() || it->second.count != 1) {
-    return std::nullopt;
-  }
-  return it->second.v[0];
-}
-
-std::optional<int64_t> counter(const CurrentValues& current, CounterId id) {
-  auto it = current.counters.find(id);
-  return it == current.counters.end() ? std::nullopt : std::optional<int64_t>(it->second);
-}
-
 std::string str(int64_t v) {
   return std::to_string(v);
 }
@@ -59,12 +46,12 @@ void SynFloodPolicy::syncookies(const bpftune_event& event,
                                 const CurrentValues& current,
                                 MemoryState memory,
                                 std::vector<Proposal>& out) {
-  const auto cookies = single(current, TunableId::TCP_SYNCOOKIES);
+  const auto cookies = current.single(TunableId::TCP_SYNCOOKIES);
   if (!cookies || (*cookies != 0 && *cookies != 1)) {
     return;
   }
-  const auto failed = counter(current, CounterId::TCPEXT_SYNCOOKIES_FAILED);
-  const auto good = counter(current, CounterId::TCPEXT_SYNCOOKIES_RECV);
+  const auto failed = current.counter(CounterId::TCPEXT_SYNCOOKIES_FAILED);
+  const auto good = current.counter(CounterId::TCPEXT_SYNCOOKIES_RECV);
   const bool ineffective = failed && good && *failed >= COOKIES_FAILED_MIN && *good == 0;
   const std::string record = ineffective ? str(*failed) + " syncookies failed validation and none "
                                                           "succeeded"
@@ -96,8 +83,8 @@ void SynFloodPolicy::backlog(const bpftune_event& event,
                              const CurrentValues& current,
                              MemoryState memory,
                              std::vector<Proposal>& out) {
-  const auto accepted = counter(current, CounterId::TCP_PASSIVE_OPENS);
-  const auto old = single(current, TunableId::TCP_MAX_SYN_BACKLOG);
+  const auto accepted = current.counter(CounterId::TCP_PASSIVE_OPENS);
+  const auto old = current.single(TunableId::TCP_MAX_SYN_BACKLOG);
   if (!accepted || !old || event.detail[0] <= 0 || *accepted < 0) {
     return;  // no evidence to correlate (no process of the namespace to read counters through)
   }

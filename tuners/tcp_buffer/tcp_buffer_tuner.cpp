@@ -26,14 +26,6 @@ constexpr int64_t INT_MAX_VALUE = 2147483647;
 // Namespaces waiting for the moderate_rcvbuf follow-up; bounded like every per-netns table.
 constexpr size_t MAX_PENDING_FOLLOW_UPS = 1024;
 
-const Values* findValues(const CurrentValues& current, TunableId id, uint8_t count) {
-  auto it = current.sysctls.find(id);
-  if (it == current.sysctls.end() || it->second.count != count) {
-    return nullptr;
-  }
-  return &it->second;
-}
-
 bool isOrdered(const Values& v) {
   return v.v[0] <= v.v[1] && v.v[1] <= v.v[2];
 }
@@ -179,7 +171,7 @@ void TcpBufferTuner::onResult(const Proposal& proposal, bool applied) {
 // one against the live tcp_mem: it clears as soon as usage falls below the pressure threshold
 // or tcp_mem was raised past it. Without a readable tcp_mem the last state stands.
 void TcpBufferTuner::updateMemoryState(const bpftune_event& event, const CurrentValues& current) {
-  if (const Values* mem = findValues(current, TunableId::TCP_MEM, 3)) {
+  if (const Values* mem = current.find(TunableId::TCP_MEM, 3)) {
     memory = mem_rules::classifyMemory(rate, event.mem_allocated, *mem);
   }
 }
@@ -189,7 +181,7 @@ void TcpBufferTuner::updateMemoryState(const bpftune_event& event, const Current
 void TcpBufferTuner::lowMemoryMode(const bpftune_event& event,
                                    const CurrentValues& current,
                                    std::vector<Proposal>& out) {
-  const Values* mem = findValues(current, TunableId::TCP_MEM, 3);
+  const Values* mem = current.find(TunableId::TCP_MEM, 3);
   if (mem == nullptr) {
     return;  // tcp_mem is only readable in the init netns: no memory state to act on
   }
@@ -213,7 +205,7 @@ void TcpBufferTuner::followUpModerateRcvbuf(const bpftune_event& event,
   if (moderatePending.erase(event.netns_cookie) == 0) {
     return;
   }
-  const Values* moderate = findValues(current, TunableId::TCP_MODERATE_RCVBUF, 1);
+  const Values* moderate = current.find(TunableId::TCP_MODERATE_RCVBUF, 1);
   if (moderate == nullptr || moderate->v[0] == 1) {
     return;
   }
@@ -230,7 +222,7 @@ void TcpBufferTuner::followUpModerateRcvbuf(const bpftune_event& event,
 std::optional<Proposal> TcpBufferTuner::onNearMax(const bpftune_event& event,
                                                   const CurrentValues& current,
                                                   TunableId tunable) {
-  const Values* old = findValues(current, tunable, 3);
+  const Values* old = current.find(tunable, 3);
   if (old == nullptr) {
     return std::nullopt;
   }
@@ -285,7 +277,7 @@ std::optional<Proposal> TcpBufferTuner::latencyDecrease(const bpftune_event& eve
 void TcpBufferTuner::onMemory(const bpftune_event& event,
                               const CurrentValues& current,
                               std::vector<Proposal>& out) {
-  const Values* mem = findValues(current, TunableId::TCP_MEM, 3);
+  const Values* mem = current.find(TunableId::TCP_MEM, 3);
   const int64_t free = current.freeBufferPages;
   // Without a free-memory estimate every cap would be 0 and the formulas would only shrink.
   if (mem == nullptr || free <= 0 || memory == MemoryState::NORMAL) {
@@ -322,7 +314,7 @@ std::optional<Proposal> TcpBufferTuner::bufferDecrease(const bpftune_event& even
                                                        const CurrentValues& current,
                                                        TunableId tunable,
                                                        const std::string& reason) {
-  const Values* old = findValues(current, tunable, 3);
+  const Values* old = current.find(tunable, 3);
   if (old == nullptr) {
     return std::nullopt;
   }

@@ -23,14 +23,6 @@ constexpr int64_t RMEM_CEILING = 268435456;
 constexpr uint64_t FIRST_HOLD_OFF_NS = 1000000000ULL;
 constexpr uint64_t MAX_HOLD_OFF_NS = 64 * FIRST_HOLD_OFF_NS;
 
-const Values* findValues(const CurrentValues& current, TunableId id, uint8_t count) {
-  auto it = current.sysctls.find(id);
-  if (it == current.sysctls.end() || it->second.count != count) {
-    return nullptr;
-  }
-  return &it->second;
-}
-
 std::string str(int64_t v) {
   return std::to_string(v);
 }
@@ -42,7 +34,7 @@ bool isUsableMem(const Values& v) {
 // udp_mem is global, so the kernel's view in the event is the live one unless we changed it
 // since: the value read just now wins, the event's stands in when it could not be read.
 Values udpMem(const bpftune_event& event, const CurrentValues& current) {
-  if (const Values* read = findValues(current, TunableId::UDP_MEM, 3)) {
+  if (const Values* read = current.find(TunableId::UDP_MEM, 3)) {
     return *read;
   }
   return Values{3, {event.sysctl[0], event.sysctl[1], event.sysctl[2]}};
@@ -216,8 +208,8 @@ bool UdpBufferTuner::memoryShort(const bpftune_event& event, const CurrentValues
 // a container's socket counts like any other.
 std::optional<Proposal> UdpBufferTuner::onUnlockedDrop(const bpftune_event& event,
                                                        const CurrentValues& current) const {
-  const Values* max = findValues(current, TunableId::RMEM_MAX, 1);
-  const Values* def = findValues(current, TunableId::RMEM_DEFAULT, 1);
+  const Values* max = current.find(TunableId::RMEM_MAX, 1);
+  const Values* def = current.find(TunableId::RMEM_DEFAULT, 1);
   if (max == nullptr || def == nullptr || memoryShort(event, current)) {
     return std::nullopt;
   }
@@ -247,7 +239,7 @@ std::optional<Proposal> UdpBufferTuner::onUnlockedDrop(const bpftune_event& even
 // not change it. Either way such a socket never moves rmem_default: it does not use it.
 std::optional<Proposal> UdpBufferTuner::onLockedDrop(const bpftune_event& event,
                                                      const CurrentValues& current) const {
-  const Values* max = findValues(current, TunableId::RMEM_MAX, 1);
+  const Values* max = current.find(TunableId::RMEM_MAX, 1);
   if (max == nullptr || memoryShort(event, current) || event.value != 2 * max->v[0]) {
     return std::nullopt;
   }
