@@ -118,6 +118,9 @@ void LowMemoryMode::leave(const bpftune_event& event,
                           const CurrentValues& current,
                           const std::string& state,
                           std::vector<Proposal>& out) {
+  if (event.ts_ns < lastShortNs + LEAVE_AFTER_NS) {
+    return;
+  }
   entered.clear();
   for (auto it = changes.begin(); it != changes.end();) {
     const auto& [key, change] = *it;

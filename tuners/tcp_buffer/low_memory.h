@@ -3,6 +3,7 @@
 // again, undo exactly what entering changed. Decisions only (see tuner.h).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -23,6 +24,11 @@ public:
   static constexpr int MAX_BLIND_REFUSALS = 8;
   // Bounds the per-namespace bookkeeping, like every per-netns table.
   static constexpr size_t MAX_NAMESPACES = 1024;
+  // Memory must have been normal this long (since the last event that found it short) before
+  // the mode ends. Sockets pushed over tcp_mem[2] free
+  // memory within milliseconds and allocate it again: without a hold, the mode flapped in and
+  // out every ~100 ms (measured), seven journaled writes a flap.
+  static constexpr uint64_t LEAVE_AFTER_NS = 2'000'000'000;
 
   explicit LowMemoryMode(const LearningRate& rate) : rate(rate) {}
 
@@ -32,9 +38,11 @@ public:
              const CurrentValues& current,
              const std::string& state,
              std::vector<Proposal>& out);
-  // TCP memory is normal: revert what entering set, in every namespace, one policy step at a
-  // time; the values bpftune set are the expected ones, so the actuator refuses a revert over
-  // somebody else's change.
+  // Every event that finds TCP memory short (pressure or exhaustion), at its time.
+  void noteShort(uint64_t tsNs) { lastShortNs = std::max(lastShortNs, tsNs); }
+  // TCP memory is normal: once it has been for LEAVE_AFTER_NS (event time), revert what entering
+  // set, in every namespace, one policy step at a time; the values bpftune set are the expected
+  // ones, so the actuator refuses a revert over somebody else's change.
   void leave(const bpftune_event& event,
              const CurrentValues& current,
              const std::string& state,
@@ -74,6 +82,7 @@ private:
   LearningRate rate;
   std::map<Key, Change> changes;
   std::set<uint64_t> entered;  // namespaces (and GLOBAL) handled in this low-memory episode
+  uint64_t lastShortNs = 0;    // time of the last event that found memory short
 };
 
 }  // namespace bpftune::tuners::tcp_buffer

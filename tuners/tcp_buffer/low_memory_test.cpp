@@ -80,8 +80,14 @@ struct World {
   }
 };
 
+// Event time: each event is LEAVE_AFTER_NS after the one before, so a normal event always
+// comes long enough after the last short one (HoldsTheModeWhileMemoryWasShortRecently sets it).
+uint64_t testClockNs = 0;
+
 bpftune_event memEvent(uint32_t kind, int64_t allocated, uint64_t cookie = NS_X) {
   bpftune_event ev{};
+  testClockNs += tcp_buffer::LowMemoryMode::LEAVE_AFTER_NS;
+  ev.ts_ns = testClockNs;
   ev.tuner = BPFTUNE_TUNER_TCP_BUFFER;
   ev.kind = kind;
   ev.netns_cookie = cookie;
@@ -192,6 +198,26 @@ TEST_P(LowMemory, LeavingRevertsExactlyWhatEnteringSet) {
   EXPECT_EQ(world.netns[NS_X].noSsthresh, 1);
   EXPECT_EQ(world.netns[NS_X].synBacklog, 2000);  // one step: entering took at most 1/8
   EXPECT_TRUE(run(memEvent(TCP_BUFFER_EV_MEM_NORMAL, NORMAL)).empty());
+}
+
+// Sockets over tcp_mem[2] free memory in milliseconds and take it again: the mode ends only
+// after memory stayed normal for LEAVE_AFTER_NS since the last short reading, so it does not
+// flap in and out (measured before this rule: a flap every ~100 ms, seven writes each).
+TEST_P(LowMemory, HoldsTheModeWhileMemoryWasShortRecently) {
+  run(memEvent(TCP_BUFFER_EV_MEM_EXHAUSTION, EXHAUSTED));
+  EXPECT_EQ(world.netns[NS_X].noMetrics, 1);
+  bpftune_event soon = memEvent(TCP_BUFFER_EV_MEM_NORMAL, NORMAL);
+  soon.ts_ns =
+      testClockNs - tcp_buffer::LowMemoryMode::LEAVE_AFTER_NS + 100'000'000;  // 100 ms later
+  EXPECT_TRUE(run(soon).empty());
+  EXPECT_EQ(world.netns[NS_X].noMetrics, 1);
+  soon.ts_ns = testClockNs - 1;  // just short of the hold
+  EXPECT_TRUE(run(soon).empty());
+  testClockNs -=
+      tcp_buffer::LowMemoryMode::LEAVE_AFTER_NS;  // the next event lands exactly at the hold
+  EXPECT_FALSE(
+      only(run(memEvent(TCP_BUFFER_EV_MEM_NORMAL, NORMAL)), ScenarioId::LOW_MEM_LEAVE).empty());
+  EXPECT_EQ(world.netns[NS_X].noMetrics, 0);
 }
 
 TEST_P(LowMemory, BacklogAtTheFloorIsLeftAlone) {

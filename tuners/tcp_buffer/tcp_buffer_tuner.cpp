@@ -188,6 +188,9 @@ void TcpBufferTuner::lowMemoryMode(const bpftune_event& event,
   if (memory == MemoryState::NORMAL && !lowMemory.active()) {
     return;  // the common case
   }
+  if (memory != MemoryState::NORMAL) {
+    lowMemory.noteShort(event.ts_ns);
+  }
   const std::string state = str(event.mem_allocated) + " TCP pages allocated, tcp_mem " +
                             str(mem->v[0]) + " " + str(mem->v[1]) + " " + str(mem->v[2]);
   if (memory == MemoryState::EXHAUSTION) {
