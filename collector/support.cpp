@@ -18,16 +18,13 @@
 #include "sample.h"
 #include "support.skel.h"
 #include "system_info.h"
-#include "tcp_buffer.skel.h"
+#include "tuner_registry.h"
 
 namespace bpftune::collector {
 namespace {
 
 struct SupportDeleter {
   void operator()(support_bpf* s) const { support_bpf::destroy(s); }
-};
-struct TcpBufferDeleter {
-  void operator()(tcp_buffer_bpf* s) const { tcp_buffer_bpf::destroy(s); }
 };
 struct LinkDeleter {
   void operator()(bpf_link* l) const { bpf_link__destroy(l); }
@@ -92,19 +89,23 @@ std::string runTcpIter(bpf_program* prog) {
   return "";
 }
 
-std::vector<SupportItem> tcpBufferHooks() {
+// Every registered tuner's BPF object, loaded and attached as the collector does it (with a
+// private ring buffer): each of its programs is listed as attachable, or the object's error.
+std::vector<SupportItem> tunerHooks() {
   std::vector<SupportItem> out;
-  std::unique_ptr<tcp_buffer_bpf, TcpBufferDeleter> skel(tcp_buffer_bpf::open());
-  if (!skel || tcp_buffer_bpf::load(skel.get()) != 0) {
-    out.push_back({"tcp_buffer programs", false, "load failed: " + errnoText(errno)});
-    return out;
-  }
-  bpf_program* p = nullptr;
-  bpf_object__for_each_program(p, skel->obj) {
-    LinkPtr link(bpf_program__attach(p));
-    out.push_back({std::string("tcp_buffer hook ") + bpf_program__section_name(p),
-                   static_cast<bool>(link),
-                   link ? "attachable" : "attach refused: " + errnoText(errno)});
+  for (const TunerEntry& entry : tunerRegistry()) {
+    const std::string tuner(entry.name);
+    auto bpf = entry.attach(BpfConfig{});
+    if (!bpf) {
+      out.push_back({tuner + " programs", false, describe(bpf.error())});
+      continue;
+    }
+    for (const std::string& program : (*bpf)->attachedPrograms()) {
+      std::string feature = tuner;
+      feature += " hook ";
+      feature += program;
+      out.push_back({std::move(feature), true, "attachable"});
+    }
   }
   return out;
 }
@@ -161,7 +162,7 @@ std::vector<SupportItem> probeSupport() {
                    cookie.ok(),
                    cookie ? "this netns: " + std::to_string(*cookie)
                           : "getsockopt refused: " + errnoText(cookie.error().errnum)});
-  for (auto& item : tcpBufferHooks()) {
+  for (auto& item : tunerHooks()) {
     items.push_back(std::move(item));
   }
   items.push_back(seccomp());

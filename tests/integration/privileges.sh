@@ -42,8 +42,11 @@ note "PASS: privileges"
 "$BPFTUNE" support >"$WORK/support.out" || fail "bpftune support failed"
 cat "$WORK/support.out"
 grep -Eq "^  yes  tp_btf attach" "$WORK/support.out" || fail "support: tp_btf not reported working"
-grep -Eq "^  yes  tcp_buffer hook tp_btf/tcp_rcv_space_adjust" "$WORK/support.out" ||
-  fail "support: tcp_rcv_space_adjust hook not reported"
+for hook in "tcp_buffer hook tp_btf/tcp_rcv_space_adjust" "tcp_buffer hook tp_btf/tcp_retransmit_synack" \
+  "neigh_table hook raw_tp/neigh_create" "net_buffer hook tp_btf/napi_poll" \
+  "ip_frag hook tp_btf/kfree_skb" "udp_buffer hook tp_btf/udp_fail_queue_rcv_skb"; do
+  grep -Eq "^  yes  $hook " "$WORK/support.out" || fail "support: $hook not reported working"
+done
 grep -Eq "^  (yes|no)   ?fentry.*\(" "$WORK/support.out" || fail "support: fentry line without a reason"
 note "PASS: support report"
 
