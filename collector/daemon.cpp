@@ -214,7 +214,7 @@ bool Daemon::readCurrent(Slot& slot, const bpftune_event& event, tuners::Current
   current.freeBufferPages = freeBufferPages;
   const bool home = event.netns_cookie == homeCookie;
   current.homeNetns = home;
-  if (auto wanted = slot.tuner->counters(); !wanted.empty()) {
+  if (auto wanted = slot.tuner->counters(event); !wanted.empty()) {
     current.counters = readCounters(wanted, procNetDir(event.netns_cookie));
   }
   for (proto::TunableId id : slot.tuner->tunables()) {

@@ -26,9 +26,9 @@ struct Values {
   bool operator==(const Values& other) const = default;
 };
 
-// Kernel counters a tuner may ask for (Tuner::counters()). Per-netns ones are read in the event's
-// namespace (/proc/<pid>/net/... of a process in it); SOFTNET_* and SCHED_* are machine-wide.
-// Values are cumulative, as the kernel keeps them.
+// Kernel counters a tuner may ask for (Tuner::counters(event)). Per-netns ones are read in the
+// event's namespace (/proc/<pid>/net/... of a process in it); SOFTNET_* and SCHED_* are
+// machine-wide. Values are cumulative, as the kernel keeps them.
 enum class CounterId {
   TCPEXT_SYNCOOKIES_SENT,    // /proc/net/netstat TcpExt: SyncookiesSent
   TCPEXT_SYNCOOKIES_RECV,    // TcpExt: SyncookiesRecv (cookies that validated)
@@ -97,8 +97,9 @@ public:
   virtual std::string_view name() const = 0;
   // Tunables the collector reads into CurrentValues before each onEvent call.
   virtual std::vector<TunableId> tunables() const = 0;
-  // Counters the collector reads into CurrentValues before each onEvent call.
-  virtual std::vector<CounterId> counters() const { return {}; }
+  // Counters the collector reads into CurrentValues before onEvent(event): only what deciding on
+  // this event needs, because each counter file read costs a /proc read on the event path.
+  virtual std::vector<CounterId> counters(const bpftune_event& /*event*/) const { return {}; }
   virtual std::vector<Proposal> onEvent(const bpftune_event& event,
                                         const CurrentValues& current) = 0;
   // Told after the actuator answered, so the tuner can follow up (e.g. moderate_rcvbuf after an

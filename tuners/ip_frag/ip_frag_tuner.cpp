@@ -78,7 +78,7 @@ public:
   std::vector<TunableId> tunables() const override {
     return {TunableId::IPFRAG_HIGH_THRESH, TunableId::IP6FRAG_HIGH_THRESH};
   }
-  std::vector<CounterId> counters() const override {
+  std::vector<CounterId> counters(const bpftune_event& /*event*/) const override {
     return {CounterId::IP_REASM_REQDS,
             CounterId::IP_REASM_FAILS,
             CounterId::IP6_REASM_REQDS,

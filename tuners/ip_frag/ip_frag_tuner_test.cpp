@@ -92,7 +92,7 @@ TEST(IpFragTuner, DescribesItself) {
   EXPECT_EQ(
       tuner->tunables(),
       (std::vector<TunableId>{TunableId::IPFRAG_HIGH_THRESH, TunableId::IP6FRAG_HIGH_THRESH}));
-  EXPECT_EQ(tuner->counters(),
+  EXPECT_EQ(tuner->counters(bpftune_event{}),
             (std::vector<CounterId>{CounterId::IP_REASM_REQDS,
                                     CounterId::IP_REASM_FAILS,
                                     CounterId::IP6_REASM_REQDS,

@@ -84,7 +84,11 @@ public:
             TunableId::NETDEV_BUDGET,
             TunableId::NETDEV_BUDGET_USECS};
   }
-  std::vector<CounterId> counters() const override {
+  // Only the budget decision reads counters.
+  std::vector<CounterId> counters(const bpftune_event& event) const override {
+    if (event.kind != NET_BUFFER_EV_BUDGET_EXHAUSTED) {
+      return {};
+    }
     return {CounterId::SOFTNET_TIME_SQUEEZE, CounterId::SCHED_RUN_NS, CounterId::SCHED_WAIT_NS};
   }
 

@@ -106,10 +106,15 @@ TEST(NetBufferTuner, DescribesItself) {
                                     TunableId::FLOW_LIMIT_CPU_BITMAP,
                                     TunableId::NETDEV_BUDGET,
                                     TunableId::NETDEV_BUDGET_USECS}));
-  EXPECT_EQ(tuner->counters(),
+  bpftune_event budget{};
+  budget.kind = NET_BUFFER_EV_BUDGET_EXHAUSTED;
+  EXPECT_EQ(tuner->counters(budget),
             (std::vector<CounterId>{CounterId::SOFTNET_TIME_SQUEEZE,
                                     CounterId::SCHED_RUN_NS,
                                     CounterId::SCHED_WAIT_NS}));
+  bpftune_event drop{};
+  drop.kind = NET_BUFFER_EV_BACKLOG_DROP;
+  EXPECT_TRUE(tuner->counters(drop).empty());
 }
 
 TEST(NetBufferTuner, IgnoresOtherTunersAndKinds) {

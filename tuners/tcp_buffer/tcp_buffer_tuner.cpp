@@ -75,7 +75,11 @@ public:
   }
   // Read for every event (the interface has no per-kind list); only SYN-ACK retransmits use
   // them.
-  std::vector<CounterId> counters() const override {
+  // Only the SYN-flood policy reads counters.
+  std::vector<CounterId> counters(const bpftune_event& event) const override {
+    if (event.kind != TCP_BUFFER_EV_SYNACK_RETRANS) {
+      return {};
+    }
     return {CounterId::TCPEXT_SYNCOOKIES_FAILED,
             CounterId::TCPEXT_SYNCOOKIES_RECV,
             CounterId::TCP_PASSIVE_OPENS};

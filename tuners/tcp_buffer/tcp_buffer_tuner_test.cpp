@@ -80,10 +80,15 @@ TEST(TcpBufferTuner, DescribesItself) {
                                     TunableId::HIGH_ORDER_ALLOC_DISABLE,
                                     TunableId::TCP_SYNCOOKIES,
                                     TunableId::TCP_MAX_SYN_BACKLOG}));
-  EXPECT_EQ(tuner->counters(),
+  bpftune_event synack{};
+  synack.kind = TCP_BUFFER_EV_SYNACK_RETRANS;
+  EXPECT_EQ(tuner->counters(synack),
             (std::vector<CounterId>{CounterId::TCPEXT_SYNCOOKIES_FAILED,
                                     CounterId::TCPEXT_SYNCOOKIES_RECV,
                                     CounterId::TCP_PASSIVE_OPENS}));
+  bpftune_event buffer{};
+  buffer.kind = TCP_BUFFER_EV_RMEM_NEAR_MAX;
+  EXPECT_TRUE(tuner->counters(buffer).empty());  // no /proc reads on the buffer path
 }
 
 class TcpBufferTunerAtRate : public ::testing::TestWithParam<int> {

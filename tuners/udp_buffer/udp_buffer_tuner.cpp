@@ -70,7 +70,11 @@ public:
   std::vector<TunableId> tunables() const override {
     return {TunableId::UDP_MEM, TunableId::RMEM_MAX, TunableId::RMEM_DEFAULT};
   }
-  std::vector<CounterId> counters() const override {
+  // The drop counters explain receive-buffer drops; the memory decision does not read them.
+  std::vector<CounterId> counters(const bpftune_event& event) const override {
+    if (event.kind == UDP_BUFFER_EV_MEM) {
+      return {};
+    }
     return {CounterId::UDP_IN_DATAGRAMS, CounterId::UDP_RCVBUF_ERRORS};
   }
 

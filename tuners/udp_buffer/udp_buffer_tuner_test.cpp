@@ -85,8 +85,13 @@ TEST(UdpBufferTuner, DescribesItself) {
   EXPECT_EQ(
       tuner->tunables(),
       (std::vector<TunableId>{TunableId::UDP_MEM, TunableId::RMEM_MAX, TunableId::RMEM_DEFAULT}));
-  EXPECT_EQ(tuner->counters(),
+  bpftune_event drop{};
+  drop.kind = UDP_BUFFER_EV_RCVBUF_DROP;
+  EXPECT_EQ(tuner->counters(drop),
             (std::vector<CounterId>{CounterId::UDP_IN_DATAGRAMS, CounterId::UDP_RCVBUF_ERRORS}));
+  bpftune_event mem{};
+  mem.kind = UDP_BUFFER_EV_MEM;
+  EXPECT_TRUE(tuner->counters(mem).empty());
 }
 
 class UdpBufferTunerAtRate : public ::testing::TestWithParam<int> {
