@@ -315,7 +315,7 @@ void Daemon::handleProposal(Slot& slot, const bpftune_event& event, tuners::Prop
     holdoff.applied(proposal.tuner, proposal.netnsCookie, proposal.tunable);
   } else {
     ++slot.status.refused[actuator::statusName(reply->status)];
-    if (reply->status == proto::Status::REJECTED) {
+    if (reply->status == proto::Status::REJECTED || reply->status == proto::Status::FAILED) {
       holdoff.rejected(proposal.tuner, proposal.netnsCookie, proposal.tunable, now);
     }
   }

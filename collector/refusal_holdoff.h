@@ -1,6 +1,6 @@
-// After the actuator rejects a proposal (bounds, step, rate, allowlist), the same request would
-// be rejected again on the next event, 25 ms later: one warning line and one journal-free round
-// trip per event. The collector holds that (tuner, netns, tunable) back instead: 1 s after the
+// After the actuator rejects a proposal (bounds, step, rate, allowlist) or its write fails, the
+// same request would meet the same answer on the next event, 25 ms later: one warning line per
+// event, and for a failed write two journal records each. The collector holds that (tuner, netns, tunable) back instead: 1 s after the
 // first rejection, doubling up to 64 s while rejections continue; an applied change clears it.
 #pragma once
 

@@ -35,7 +35,7 @@ struct TunerStatus {
   std::map<std::string, uint64_t> refused;  // status name -> count
   uint64_t droppedDisconnected = 0;         // proposals not sent: actuator down
   uint64_t skippedDisabled = 0;             // events for a netns where the tuner is disabled
-  uint64_t heldBack = 0;        // proposals not sent: the same one was rejected moments ago
+  uint64_t heldBack = 0;        // proposals not sent: the same one was refused moments ago
   uint64_t adminOverrides = 0;  // writes by others to a tunable it manages
   LatencyStats latency;
 };

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 
@@ -18,10 +17,6 @@ using mem_rules::MemoryState;
 // The policy's ceiling for rmem_max and rmem_default (256 MiB): the actuator refuses more, so
 // the tuner never asks.
 constexpr int64_t RMEM_CEILING = 268435456;
-// A refused change is not asked for again at once (the same limit is hit every 25 ms): the
-// hold-off starts at 1 s and doubles per refusal up to 64 s, until a change is applied.
-constexpr uint64_t FIRST_HOLD_OFF_NS = 1000000000ULL;
-constexpr uint64_t MAX_HOLD_OFF_NS = 64 * FIRST_HOLD_OFF_NS;
 
 std::string str(int64_t v) {
   return std::to_string(v);
@@ -79,14 +74,8 @@ public:
   }
 
   std::vector<Proposal> onEvent(const bpftune_event& event, const CurrentValues& current) override;
-  void onResult(const Proposal& proposal, bool applied) override;
 
 private:
-  struct HoldOff {
-    uint64_t untilNs = 0;
-    uint64_t periodNs = 0;
-  };
-
   std::optional<Proposal> onMemory(const bpftune_event& event, const CurrentValues& current) const;
   std::optional<Proposal> onUnlockedDrop(const bpftune_event& event,
                                          const CurrentValues& current) const;
@@ -99,8 +88,6 @@ private:
   std::string fraction() const { return "1/" + str(int64_t{1} << rate.shift()); }
 
   LearningRate rate;
-  std::map<TunableId, HoldOff> holdOffs;  // three tunables at most
-  uint64_t lastEventNs = 0;
 };
 
 // Shapes a change to the actuator's policy; nullopt when nothing would change.
@@ -136,26 +123,12 @@ std::vector<Proposal> UdpBufferTuner::onEvent(const bpftune_event& event,
         break;
     }
   }
-  lastEventNs = event.ts_ns;
+  // A refused request is not repeated on every event: the collector holds it back
+  // (collector/refusal_holdoff.h), for every tuner alike.
   if (!out) {
     return {};
   }
-  auto held = holdOffs.find(out->tunable);
-  if (held != holdOffs.end() && event.ts_ns < held->second.untilNs) {
-    return {};
-  }
   return {std::move(*out)};
-}
-
-void UdpBufferTuner::onResult(const Proposal& proposal, bool applied) {
-  if (applied) {
-    holdOffs.erase(proposal.tunable);
-    return;
-  }
-  HoldOff& hold = holdOffs[proposal.tunable];
-  hold.periodNs =
-      hold.periodNs == 0 ? FIRST_HOLD_OFF_NS : std::min(2 * hold.periodNs, MAX_HOLD_OFF_NS);
-  hold.untilNs = lastEventNs + hold.periodNs;
 }
 
 // udp_mem is global: an event from any namespace may move it (the collector routes the request

@@ -329,35 +329,6 @@ TEST(UdpBufferTuner, StaleOrUnusableInputProposesNothing) {
   EXPECT_TRUE(tuner->onEvent(unknown, World{}.current()).empty());
 }
 
-TEST(UdpBufferTuner, RefusedChangesAreHeldOffWithDoublingPeriods) {
-  // The same limit is hit every 25 ms: a refusal (rate limit, override) must not turn into a
-  // request per event.
-  constexpr uint64_t SECOND = 1000000000ULL;
-  auto tuner = makeUdpBufferTuner(4);
-  World world;
-  world.udpMem = triple(20, 45, 50);
-  auto at = [&](uint64_t ns) {
-    auto ev = memEvent(300);
-    ev.ts_ns = ns;
-    return tuner->onEvent(ev, world.current());
-  };
-  auto first = at(10 * SECOND);
-  ASSERT_EQ(first.size(), 1u);
-  tuner->onResult(first[0], false);
-  EXPECT_TRUE(at(10 * SECOND + SECOND / 2).empty());
-  auto second = at(11 * SECOND);
-  ASSERT_EQ(second.size(), 1u);
-  tuner->onResult(second[0], false);
-  EXPECT_TRUE(at(12 * SECOND + SECOND / 2).empty());  // now held for 2 s
-  // Other tunables are not held: a receive-buffer drop still moves rmem_max.
-  EXPECT_EQ(tuner->onEvent(dropEvent(16384), World{}.current()).size(), 1u);
-  auto third = at(13 * SECOND);
-  ASSERT_EQ(third.size(), 1u);
-  tuner->onResult(third[0], true);  // applied: the hold-off ends
-  world.apply(third[0]);
-  EXPECT_EQ(at(13 * SECOND + 1).size(), 1u);
-}
-
 TEST(UdpBufferTuner, ExplainsWithTheNamespacesDropCounters) {
   auto tuner = makeUdpBufferTuner(4);
   World world;
