@@ -124,6 +124,23 @@ static __always_inline struct bpftune_event* bpftune_scratch_event(__u32 hook) {
   return ev;
 }
 
+/* The fields every tuner event starts with: which tuner and kind, the namespace it is about,
+ * when (CLOCK_MONOTONIC), and the task and CPU the hook ran on. */
+static __always_inline void bpftune_event_head(struct bpftune_event* ev,
+                                               __u32 tuner,
+                                               __u32 kind,
+                                               __u64 netns_cookie,
+                                               __u32 netns_inum,
+                                               __u64 ts_ns) {
+  ev->tuner = tuner;
+  ev->kind = kind;
+  ev->netns_cookie = netns_cookie;
+  ev->netns_inum = netns_inum;
+  ev->ts_ns = ts_ns;
+  ev->pid = bpf_get_current_pid_tgid() >> 32;
+  ev->cpu = bpf_get_smp_processor_id();
+}
+
 /* Sends an event as it is, without de-duplication: for rare events where every one counts
  * (netns appearance, sysctl writes by others). */
 static __always_inline void bpftune_send_now(const struct bpftune_event* ev) {

@@ -90,13 +90,8 @@ static __always_inline void fill_event(struct bpftune_event* ev,
                                        long high) {
   const struct fqdir* fq6 = net->ipv6.fqdir;
 
-  ev->tuner = BPFTUNE_TUNER_IP_FRAG;
-  ev->kind = kind;
-  ev->netns_cookie = net->net_cookie;
-  ev->netns_inum = net->ns.inum;
-  ev->ts_ns = bpf_ktime_get_ns();
-  ev->pid = bpf_get_current_pid_tgid() >> 32;
-  ev->cpu = bpf_get_smp_processor_id();
+  bpftune_event_head(
+      ev, BPFTUNE_TUNER_IP_FRAG, kind, net->net_cookie, net->ns.inum, bpf_ktime_get_ns());
   ev->value = mem;
   ev->limit = high;
   ev->ns_values[IP_FRAG_NS_IPFRAG_HIGH_THRESH] = net->ipv4.fqdir->high_thresh;

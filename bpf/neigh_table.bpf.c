@@ -121,13 +121,12 @@ static __always_inline void report(__u32 hook,
   if (!ev) return;
   family = BPF_CORE_READ(tbl, family);
   net = BPF_CORE_READ(dev, nd_net.net);
-  ev->tuner = BPFTUNE_TUNER_NEIGH_TABLE;
-  ev->kind = kind;
-  ev->netns_cookie = BPF_CORE_READ(net, net_cookie);
-  ev->netns_inum = BPF_CORE_READ(net, ns.inum);
-  ev->ts_ns = now;
-  ev->pid = bpf_get_current_pid_tgid() >> 32;
-  ev->cpu = bpf_get_smp_processor_id();
+  bpftune_event_head(ev,
+                     BPFTUNE_TUNER_NEIGH_TABLE,
+                     kind,
+                     BPF_CORE_READ(net, net_cookie),
+                     BPF_CORE_READ(net, ns.inum),
+                     now);
   ev->value = BPF_CORE_READ(tbl, gc_entries.counter);
   ev->sysctl[0] = BPF_CORE_READ(tbl, gc_thresh1);
   ev->sysctl[1] = BPF_CORE_READ(tbl, gc_thresh2);

@@ -45,12 +45,8 @@ static __always_inline struct bpftune_event* start_event(__u32 hook, __u32 kind,
   }
   ev = bpftune_scratch_event(hook);
   if (!ev) return NULL;
-  ev->tuner = BPFTUNE_TUNER_NET_BUFFER;
-  ev->kind = kind;
-  ev->netns_cookie = bpftune_home_netns_cookie;
-  ev->ts_ns = now;
-  ev->pid = bpf_get_current_pid_tgid() >> 32;
-  ev->cpu = bpf_get_smp_processor_id();
+  /* The tunables are machine-wide: the event names the collector's own namespace. */
+  bpftune_event_head(ev, BPFTUNE_TUNER_NET_BUFFER, kind, bpftune_home_netns_cookie, 0, now);
   return ev;
 }
 

@@ -19,12 +19,8 @@ static __always_inline void fill_common(struct bpftune_event* ev,
   struct tcp_sock* tp = bpf_skc_to_tcp_sock((void*)sk);
   const struct net* net = sk->__sk_common.skc_net.net;
 
-  ev->tuner = BPFTUNE_TUNER_TCP_BUFFER;
-  ev->kind = kind;
-  ev->netns_cookie = net->net_cookie;
-  ev->netns_inum = net->ns.inum;
-  ev->ts_ns = bpf_ktime_get_ns();
-  ev->pid = bpf_get_current_pid_tgid() >> 32;
+  bpftune_event_head(
+      ev, BPFTUNE_TUNER_TCP_BUFFER, kind, net->net_cookie, net->ns.inum, bpf_ktime_get_ns());
   ev->srtt_us = tp ? tp->srtt_us >> 3 : 0;
   ev->rmem[0] = net->ipv4.sysctl_tcp_rmem[0];
   ev->rmem[1] = net->ipv4.sysctl_tcp_rmem[1];

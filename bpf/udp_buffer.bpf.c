@@ -30,13 +30,8 @@ static __always_inline bool fill_common(struct bpftune_event* ev,
   const struct net* net = sk->__sk_common.skc_net.net;
 
   if (!read_proto_mem(prot, ev->sysctl)) return false;
-  ev->tuner = BPFTUNE_TUNER_UDP_BUFFER;
-  ev->kind = kind;
-  ev->netns_cookie = net->net_cookie;
-  ev->netns_inum = net->ns.inum;
-  ev->ts_ns = bpf_ktime_get_ns();
-  ev->pid = bpf_get_current_pid_tgid() >> 32;
-  ev->cpu = bpf_get_smp_processor_id();
+  bpftune_event_head(
+      ev, BPFTUNE_TUNER_UDP_BUFFER, kind, net->net_cookie, net->ns.inum, bpf_ktime_get_ns());
   ev->mem_allocated = prot->memory_allocated->counter;
   return true;
 }
