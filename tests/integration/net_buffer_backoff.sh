@@ -20,25 +20,13 @@
 # Needs a machine not already saturated by other work: PSI "some" is machine-wide.
 source "$(dirname "$0")/lib.sh"
 require_env
-command -v taskset >/dev/null || skip "missing tool: taskset"
-[ "$(nproc)" -ge 2 ] || skip "needs 2 CPUs: RPS steers the flood from the sender's CPU to another"
 [ -r /proc/pressure/cpu ] || skip "no /proc/pressure/cpu (PSI): the tuner cannot see the wait"
-CORE=/proc/sys/net/core
-TUNABLES=(netdev_max_backlog flow_limit_cpu_bitmap netdev_budget netdev_budget_usecs)
-for t in "${TUNABLES[@]}"; do
-  [ -w "$CORE/$t" ] || skip "$CORE/$t is not writable here"
-done
-declare -A SAVED=()
-for t in "${TUNABLES[@]}"; do SAVED[$t]=$(cat "$CORE/$t"); done
+source "$(dirname "$0")/net_buffer_lib.sh"
 RAMP_S=${RAMP_S:-9}
 # 11 decisions (10 samples) take 11-12 s (the last ones wait for rarer events); the rest is
 # slack for a noisy sample.
 DEADLINE_S=${DEADLINE_S:-18}
 
-core() { tr -d ',' < "$CORE/$1"; }
-restore_core() {
-  for t in "${TUNABLES[@]}"; do echo "${SAVED[$t]}" > "$CORE/$t"; done
-}
 stop_load() {
   local pid
   for pid in $FLOOD_PID $HOG_PIDS $SAMPLER_PID $IPERF_PID; do kill "$pid" 2>/dev/null; done
@@ -48,26 +36,6 @@ stop_load() {
   SAMPLER_PID=""
   IPERF_PID=""
 }
-# The load and the daemons go first, so nothing writes after the host's values are back.
-backoff_cleanup() {
-  local rc=$?
-  set +e
-  stop_load
-  [ -n "$COL_PID" ] && kill "$COL_PID" 2>/dev/null
-  [ -n "$ACT_PID" ] && kill "$ACT_PID" 2>/dev/null
-  sleep 0.3
-  [ -n "$COL_PID" ] && kill -9 "$COL_PID" 2>/dev/null
-  [ -n "$ACT_PID" ] && kill -9 "$ACT_PID" 2>/dev/null
-  COL_PID=""
-  ACT_PID=""
-  restore_core
-  for t in "${TUNABLES[@]}"; do
-    [ "$(core "$t")" = "${SAVED[$t]}" ] || echo "WARNING: $t not restored: $(core "$t")" >&2
-  done
-  (exit "$rc")
-  cleanup
-}
-FLOOD_PID=""
 HOG_PIDS=""
 SAMPLER_PID=""
 
@@ -115,13 +83,7 @@ while True:
 PY
 }
 
-setup_pair
-trap backoff_cleanup EXIT
-HOST_DAEMONS=1
-TUNERS=net_buffer
-in_a tc qdisc del dev "${T_ID}va" root
-in_b tc qdisc del dev "${T_ID}vb" root
-ip netns exec "$NS_B" sh -c "echo 1 > /sys/class/net/${T_ID}vb/queues/rx-0/rps_cpus"
+netbuf_setup
 
 echo 5 > "$CORE/netdev_budget"
 USECS0=$(core netdev_budget_usecs)

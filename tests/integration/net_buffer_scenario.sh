@@ -13,51 +13,8 @@
 #   rollback restores exactly the forced values; the trap restores the host's own.
 source "$(dirname "$0")/lib.sh"
 require_env
-command -v taskset >/dev/null || skip "missing tool: taskset"
-[ "$(nproc)" -ge 2 ] || skip "needs 2 CPUs: RPS steers the flood from the sender's CPU to another"
-CORE=/proc/sys/net/core
-TUNABLES=(netdev_max_backlog flow_limit_cpu_bitmap netdev_budget netdev_budget_usecs)
-for t in "${TUNABLES[@]}"; do
-  [ -w "$CORE/$t" ] || skip "$CORE/$t is not writable here"
-done
-declare -A SAVED=()
-for t in "${TUNABLES[@]}"; do SAVED[$t]=$(cat "$CORE/$t"); done
-
-core() { tr -d ',' < "$CORE/$1"; }  # a cpumask prints in comma-separated groups
-restore_core() {
-  for t in "${TUNABLES[@]}"; do echo "${SAVED[$t]}" > "$CORE/$t"; done
-}
-# The daemons go first, so nothing writes after the host's values are back; then lib.sh's cleanup.
-netbuf_cleanup() {
-  local rc=$?
-  set +e
-  [ -n "$IPERF_PID" ] && kill "$IPERF_PID" 2>/dev/null
-  [ -n "$FLOOD_PID" ] && kill "$FLOOD_PID" 2>/dev/null
-  [ -n "$COL_PID" ] && kill "$COL_PID" 2>/dev/null
-  [ -n "$ACT_PID" ] && kill "$ACT_PID" 2>/dev/null
-  sleep 0.3
-  [ -n "$COL_PID" ] && kill -9 "$COL_PID" 2>/dev/null
-  [ -n "$ACT_PID" ] && kill -9 "$ACT_PID" 2>/dev/null
-  COL_PID=""
-  ACT_PID=""
-  restore_core
-  for t in "${TUNABLES[@]}"; do
-    [ "$(core "$t")" = "${SAVED[$t]}" ] || echo "WARNING: $t not restored: $(core "$t")" >&2
-  done
-  (exit "$rc")
-  cleanup
-}
-FLOOD_PID=""
-
-setup_pair
-trap netbuf_cleanup EXIT
-HOST_DAEMONS=1
-TUNERS=net_buffer
-# The measured path: plain veth, no shaping.
-in_a tc qdisc del dev "${T_ID}va" root
-in_b tc qdisc del dev "${T_ID}vb" root
-# ip netns exec mounts a sysfs of B, where its veth end is visible.
-ip netns exec "$NS_B" sh -c "echo 1 > /sys/class/net/${T_ID}vb/queues/rx-0/rps_cpus"
+source "$(dirname "$0")/net_buffer_lib.sh"
+netbuf_setup
 B_COOKIE=$(netns_cookie "/run/netns/$NS_B")
 
 echo 8 > "$CORE/netdev_max_backlog"
