@@ -1,7 +1,8 @@
 // After the actuator rejects a proposal (bounds, step, rate, allowlist) or its write fails, the
 // same request would meet the same answer on the next event, 25 ms later: one warning line per
-// event, and for a failed write two journal records each. The collector holds that (tuner, netns, tunable) back instead: 1 s after the
-// first rejection, doubling up to 64 s while rejections continue; an applied change clears it.
+// event, and for a failed write two journal records each. The collector holds that (tuner,
+// netns, tunable) back instead: 1 s after the first refusal, doubling up to 64 s while refusals
+// continue; an applied change clears it.
 #pragma once
 
 #include <cstdint>
