@@ -52,6 +52,8 @@ void BootState::apply(const journal::Record& r) {
       }
       break;
     }
+    case proto::RecordKind::LIVE_SWITCH:
+      break;  // audit only: a live connection's algorithm is not rolled back
     case proto::RecordKind::OVERRIDE: {
       KeyState& state = keys[key];
       state.overridden = true;

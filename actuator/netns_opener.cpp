@@ -186,7 +186,7 @@ const std::vector<const policy::TunableInfo*>& perNetnsTunables() {
   static const std::vector<const policy::TunableInfo*> TUNABLES = [] {
     std::vector<const policy::TunableInfo*> out;
     for (const auto& info : policy::allTunables()) {
-      if (info.perNetns) {
+      if (info.perNetns && !info.procPath.empty()) {  // routes, journal-only: no file
         out.push_back(&info);
       }
     }

@@ -87,6 +87,9 @@ Result<Decoded> decodeChecked(const capnp::word* words, size_t bytes) {
       d.kind = RequestKind::RESUME;
       d.resume = {root.getResume().getTuner(), root.getResume().getNetnsCookie()};
       return d;
+    case proto::Request::REPORT_LIVE_SWITCH:
+      // Not served yet: the engine does not journal live switches (issue 5 lands it).
+      return makeError("request: reportLiveSwitch is not supported by this actuator");
   }
   return makeError("request: unknown kind " + std::to_string(static_cast<unsigned>(root.which())));
 }

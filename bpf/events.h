@@ -17,6 +17,7 @@ enum bpftune_tuner_id {
   BPFTUNE_TUNER_NET_BUFFER = 4,
   BPFTUNE_TUNER_IP_FRAG = 5,
   BPFTUNE_TUNER_UDP_BUFFER = 6,
+  BPFTUNE_TUNER_TCP_CONN = 7,
   /* Not a tuner: the collector's own infrastructure (netns tracking, sysctl watch). Outside the
    * range of proto::TunerId on purpose, so it can never be mistaken for one. */
   BPFTUNE_INFRA = 0x100,
@@ -87,6 +88,13 @@ enum bpftune_udp_buffer_slot {
   UDP_BUFFER_NS_RMEM_DEFAULT = 1,
 };
 
+/* tcp_conn event kinds. Both carry the remote host in daddr/family/dport and the local port in
+ * sport; the measurements' slots are documented in bpf/tcp_conn.bpf.c. */
+enum bpftune_tcp_conn_event {
+  TCP_CONN_EV_CLOSED = 1,      /* a connection that carried data closed: its measurements */
+  TCP_CONN_EV_LIVE_SWITCH = 2, /* the iterator switched a live connection in distress to bbr */
+};
+
 /* BPFTUNE_INFRA event kinds. */
 enum bpftune_infra_event {
   INFRA_EV_NETNS_SEEN = 1,   /* a task entered a netns not in known_netns (netns_watch) */
@@ -125,6 +133,12 @@ struct bpftune_event {
   __u32 cpu;                  /* bpf_get_smp_processor_id() when the hook fired */
   __u32 ifindex;              /* neigh_table: the device of the neighbour */
   char dev[BPFTUNE_COMM_LEN]; /* neigh_table: its name, NUL padded */
+  /* tcp_conn: the connection's remote host (IPv4 in bytes 0..3, as skc_daddr) and ports */
+  __u8 daddr[16];
+  __u16 family; /* AF_INET or AF_INET6 */
+  __u16 dport;  /* host byte order */
+  __u16 sport;  /* host byte order (0 once the port is released, at close) */
+  __u16 pad_conn;
 };
 
 /* NOLINTEND(readability-identifier-naming,modernize-use-using) */

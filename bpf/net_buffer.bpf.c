@@ -33,7 +33,7 @@ struct {
 } squeeze_seen SEC(".maps");
 
 /* A scratch event for kind, or NULL when the same kind fired < 25 ms ago: checked before the
- * 312-byte event is cleared, because drops come in storms. */
+ * 336-byte event is cleared, because drops come in storms. */
 static __always_inline struct bpftune_event* start_event(__u32 hook, __u32 kind, __u64 now) {
   struct bpftune_dedup_key key = {
       .netns_cookie = bpftune_home_netns_cookie, .tuner = BPFTUNE_TUNER_NET_BUFFER, .kind = kind};

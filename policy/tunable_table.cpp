@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <utility>
 
 namespace bpftune::policy {
 namespace {
@@ -17,7 +18,7 @@ constexpr bool NS = true;
 constexpr bool INIT_ONLY = false;
 
 // clang-format off
-constexpr std::array<TunableInfo, 20> TUNABLES = {{
+constexpr std::array<TunableInfo, 22> TUNABLES = {{
     {TunableId::TCP_RMEM, "net.ipv4.tcp_rmem", "ipv4/tcp_rmem", 3, BYTES, NS},
     {TunableId::TCP_WMEM, "net.ipv4.tcp_wmem", "ipv4/tcp_wmem", 3, BYTES, NS},
     {TunableId::TCP_MEM, "net.ipv4.tcp_mem", "ipv4/tcp_mem", 3, PAGES, INIT_ONLY},
@@ -38,6 +39,8 @@ constexpr std::array<TunableInfo, 20> TUNABLES = {{
     {TunableId::UDP_MEM, "net.ipv4.udp_mem", "ipv4/udp_mem", 3, PAGES, INIT_ONLY},
     {TunableId::RMEM_MAX, "net.core.rmem_max", "core/rmem_max", 1, INT, INIT_ONLY},
     {TunableId::RMEM_DEFAULT, "net.core.rmem_default", "core/rmem_default", 1, INT, INIT_ONLY},
+    {TunableId::ROUTE_CONGCTL, "net.route.host.congctl", "", 1, ValueKind::CONG_ALG, NS, Backend::HOST_ROUTE},
+    {TunableId::SOCKET_CONGCTL, "net.persock.tcp.congestion_control", "", 1, ValueKind::CONG_ALG, NS, Backend::JOURNAL_ONLY},
 }};
 // clang-format on
 
@@ -49,7 +52,7 @@ struct ScenarioInfo {
 };
 
 // clang-format off
-constexpr std::array<ScenarioInfo, 25> SCENARIOS = {{
+constexpr std::array<ScenarioInfo, 29> SCENARIOS = {{
     {ScenarioId::BUFFER_INCREASE, TunerId::TCP_BUFFER, "need to increase TCP buffer size(s)", "sockets run near the buffer limit; raise it to maximize throughput"},
     {ScenarioId::BUFFER_DECREASE, TunerId::TCP_BUFFER, "need to decrease TCP buffer size(s)", "TCP memory cannot grow further; lower the per-socket buffer limit"},
     {ScenarioId::BUFFER_DECREASE_LATENCY, TunerId::TCP_BUFFER, "need to decrease TCP buffer size due to latency", "buffer growth correlates with smoothed RTT; lower the limit to cut latency"},
@@ -75,6 +78,10 @@ constexpr std::array<ScenarioInfo, 25> SCENARIOS = {{
     {ScenarioId::UDP_BUFFER_INCREASE, TunerId::UDP_BUFFER, "need to increase UDP buffer size(s)", "UDP sockets drop datagrams at a full receive buffer near the limit"},
     {ScenarioId::UDP_MEM_PRESSURE, TunerId::UDP_BUFFER, "approaching UDP memory pressure", "UDP memory use is near the pressure threshold; raise the thresholds"},
     {ScenarioId::UDP_MEM_EXHAUSTION, TunerId::UDP_BUFFER, "approaching UDP memory exhaustion", "UDP memory use is near the maximum; raise it within a quarter of free memory"},
+    {ScenarioId::CONGCTL_EXPLORE, TunerId::TCP_CONN, "specify TCP congestion control algorithm", "explore: measure an algorithm not yet tried for this host (or, rarely, a random one)"},
+    {ScenarioId::CONGCTL_SELECT, TunerId::TCP_CONN, "specify TCP congestion control algorithm", "the algorithm with the lowest learned cost (RTT excess + delivery-rate deficit) for this host"},
+    {ScenarioId::CONGCTL_LOSS, TunerId::TCP_CONN, "specify TCP congestion control algorithm", "connections to this host retransmit more than 1/64 of their segments: use bbr"},
+    {ScenarioId::CONGCTL_LIVE_SWITCH, TunerId::TCP_CONN, "specify TCP congestion control algorithm", "a live connection retransmits more than 1/64 of its segments: switched to bbr in place"},
 }};
 // clang-format on
 
@@ -112,6 +119,9 @@ const TunableInfo* findTunable(std::string_view name) {
 }
 
 std::vector<std::string> procFiles(const TunableInfo& info) {
+  if (info.procPath.empty()) {
+    return {};
+  }
   if (info.backend != Backend::NEIGH_TABLE) {
     return {std::string(info.procPath)};
   }
@@ -123,15 +133,52 @@ std::vector<std::string> procFiles(const TunableInfo& info) {
 }
 
 bool isDiscrete(ValueKind kind) {
-  return kind == ValueKind::BOOLEAN || kind == ValueKind::CHOICE || kind == ValueKind::CPU_MASK;
+  return kind == ValueKind::BOOLEAN || kind == ValueKind::CHOICE || kind == ValueKind::CPU_MASK ||
+         kind == ValueKind::CONG_ALG;
+}
+
+bool isPerHost(TunableId id) {
+  return id == TunableId::ROUTE_CONGCTL || id == TunableId::SOCKET_CONGCTL;
+}
+
+namespace {
+constexpr std::array<std::pair<proto::CongAlg, std::string_view>, 5> CONG_ALG_NAMES = {{
+    {proto::CongAlg::RENO, "reno"},
+    {proto::CongAlg::CUBIC, "cubic"},
+    {proto::CongAlg::BBR, "bbr"},
+    {proto::CongAlg::HTCP, "htcp"},
+    {proto::CongAlg::DCTCP, "dctcp"},
+}};
+}  // namespace
+
+std::string_view congAlgName(int64_t alg) {
+  if (alg == static_cast<int64_t>(proto::CongAlg::NONE)) {
+    return "none";
+  }
+  for (const auto& [id, name] : CONG_ALG_NAMES) {
+    if (static_cast<int64_t>(id) == alg) {
+      return name;
+    }
+  }
+  return "alg#?";
+}
+
+std::optional<proto::CongAlg> congAlgFromName(std::string_view name) {
+  for (const auto& [id, algName] : CONG_ALG_NAMES) {
+    if (algName == name) {
+      return id;
+    }
+  }
+  return std::nullopt;
 }
 
 std::span<const proto::TunerId> allTuners() {
-  static constexpr std::array<proto::TunerId, 5> TUNERS = {proto::TunerId::TCP_BUFFER,
+  static constexpr std::array<proto::TunerId, 6> TUNERS = {proto::TunerId::TCP_BUFFER,
                                                            proto::TunerId::NEIGH_TABLE,
                                                            proto::TunerId::NET_BUFFER,
                                                            proto::TunerId::IP_FRAG,
-                                                           proto::TunerId::UDP_BUFFER};
+                                                           proto::TunerId::UDP_BUFFER,
+                                                           proto::TunerId::TCP_CONN};
   return TUNERS;
 }
 
@@ -164,6 +211,8 @@ std::string_view tunerName(proto::TunerId id) {
       return "ip_frag";
     case proto::TunerId::UDP_BUFFER:
       return "udp_buffer";
+    case proto::TunerId::TCP_CONN:
+      return "tcp_conn";
   }
   return "unknown";
 }

@@ -23,6 +23,7 @@ enum class ValueKind {
   INTEGER,       // one value (counts, bytes, microseconds); step-limited like the triples
   CHOICE,        // one small enumerated value (tcp_syncookies 0/1/2): bounds only, no step
   CPU_MASK,      // a CPU bitmap, read and written as hex (at most 64 CPUs): bounds only, no step
+  CONG_ALG,      // a proto::CongAlg (routeCongctl, socketCongctl): bounds only, no step
 };
 
 // How the actuator applies a tunable. The wire never says: the table does.
@@ -31,6 +32,9 @@ enum class Backend {
   NEIGH_TABLE,  // read procPath + "1".."3"; write with rtnetlink RTM_SETNEIGHTBL (init netns)
   STATIC_KEY,   // read procPath; written by the privileged writer, as the kernel wants
                 // CAP_SYS_ADMIN of the writing task (proc_do_static_key; init netns)
+  HOST_ROUTE,   // routeCongctl: bpftune's own host route per (netns, host), read and written
+                // with rtnetlink by the privileged writer; no procPath
+  JOURNAL_ONLY, // socketCongctl: the actuator only journals reports of it, never writes it
 };
 
 struct TunableInfo {
@@ -48,6 +52,15 @@ struct TunableInfo {
 // The /proc/sys/net-relative files that hold a tunable's values: procPath itself, or for a
 // NEIGH_TABLE tunable its three gc_thresh files (each holds one of the values, in order).
 std::vector<std::string> procFiles(const TunableInfo& info);
+
+// Tunables keyed by a remote host as well as the netns (HostAddress on the wire and in the
+// journal): routeCongctl and socketCongctl.
+bool isPerHost(TunableId id);
+
+// Names of proto::CongAlg values as the kernel spells them ("bbr"); "none" for NONE and
+// "alg#N" outside the enum. fromName: nullopt for a name outside the enum (NONE is not a name).
+std::string_view congAlgName(int64_t alg);
+std::optional<proto::CongAlg> congAlgFromName(std::string_view name);
 
 // Kinds whose changes are not step-limited (a percentage of a flag, choice or mask is
 // meaningless) and not ordered.

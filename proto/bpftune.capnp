@@ -29,6 +29,22 @@ enum TunableId {
   rmemMax @18;                  # net.core.rmem_max (bytes; writable in the init netns only: other
                                 #   namespaces show the same value read-only, and use it)
   rmemDefault @19;              # net.core.rmem_default (bytes; as rmem_max)
+  routeCongctl @20;             # congestion control for new connections to one host: bpftune's own
+                                #   /32 or /128 route carrying the congctl metric (one value, a
+                                #   CongAlg; none = no route of ours). Per netns, keyed by host.
+  socketCongctl @21;            # a live connection switched in place (journal only: the collector's
+                                #   BPF iterator switched it and reports it; never written here)
+}
+
+# Congestion control algorithms, as values of routeCongctl/socketCongctl. Closed: the wire never
+# carries an algorithm name.
+enum CongAlg {
+  none @0;   # routeCongctl: no route of bpftune's for the host (the namespace default applies)
+  reno @1;
+  cubic @2;
+  bbr @3;
+  htcp @4;
+  dctcp @5;  # only on paths that negotiated ECN
 }
 
 enum TunerId {
@@ -39,6 +55,7 @@ enum TunerId {
   netBuffer @4;
   ipFrag @5;
   udpBuffer @6;
+  tcpConn @7;
 }
 
 enum ScenarioId {
@@ -72,6 +89,11 @@ enum ScenarioId {
   udpBufferIncrease @22;     # receive buffer drops near rmem_max / rmem_default: grow
   udpMemPressure @23;        # UDP memory near udp_mem[1]
   udpMemExhaustion @24;      # UDP memory near udp_mem[2]
+  # tcp_conn (routeCongctl; socketCongctl for the live switch)
+  congctlExplore @25;        # try an untried (or, with probability epsilon, a random) algorithm
+  congctlSelect @26;         # the learned best algorithm for the host (none: the default is best)
+  congctlLoss @27;           # retransmits above 1/64 of segments sent: prefer bbr for the host
+  congctlLiveSwitch @28;     # a live connection in distress was switched to bbr in place
 }
 
 struct Request {
@@ -91,6 +113,9 @@ struct Request {
       new2 @11 :Int64;
       causeNetnsCookie @14 :UInt64;  # netns whose event caused it (0: netnsCookie itself); a
                                      # global tunable is written in the init netns for any cause
+      hostFamily @28 :UInt8;     # routeCongctl: 2 (AF_INET) or 10 (AF_INET6); 0 for every other
+      hostAddress0 @29 :UInt64;  #   tunable. The host: address bytes 0..7, big endian (IPv4:
+      hostAddress1 @30 :UInt64;  #   bytes 0..3, the rest zero), and bytes 8..15
     }
     ping @12 :Void;           # liveness check; no side effect (the reply carries resumeEpoch)
     rollback @13 :Void;       # admin socket only: restore every original of this boot
@@ -110,6 +135,19 @@ struct Request {
     resume :group {           # admin socket only: hand control back after an override
       tuner @26 :TunerId;
       netnsCookie @27 :UInt64;  # 0: every namespace (also lifts a pause left by rollback)
+    }
+    reportLiveSwitch :group { # collector: its BPF iterator switched a live connection in place
+      tuner @31 :TunerId;
+      netnsCookie @32 :UInt64;
+      hostFamily @33 :UInt8;    # the connection's remote host, as in setSysctl
+      hostAddress0 @34 :UInt64;
+      hostAddress1 @35 :UInt64;
+      fromAlg @36 :CongAlg;
+      toAlg @37 :CongAlg;
+      localPort @38 :UInt16;
+      remotePort @39 :UInt16;
+      retransmits @40 :UInt32;  # total_retrans and segs_out when it was switched
+      segsOut @41 :UInt32;
     }
   }
 }
@@ -146,6 +184,7 @@ enum RecordKind {
   start @3;      # an actuator started (boot id, pid, seccomp digest)
   override @4;   # someone else changed a managed tunable: bpftune leaves it alone
   resume @5;     # an administrator handed control back (the live value becomes the baseline)
+  liveSwitch @6; # the collector switched a live connection's congestion control (socketCongctl)
 }
 
 enum OutcomeResult {
@@ -189,6 +228,25 @@ struct JournalRecord {
   writerUid @29 :UInt32;
   writerComm @30 :Text;          # sanitized, at most 16 bytes
   overrideSource @31 :OverrideSource;
+  # routeCongctl and socketCongctl: the remote host (as in Request.setSysctl)
+  hostFamily @32 :UInt8;
+  hostAddress0 @33 :UInt64;
+  hostAddress1 @34 :UInt64;
+  # routeCongctl: bpftune's host route and the nexthop it copied from the covering route (the
+  # route the traffic used before), so rollback and an audit can see exactly what was routed
+  routeTable @35 :UInt32;
+  routeGateway0 @36 :UInt64;   # 0/0: on-link (no gateway)
+  routeGateway1 @37 :UInt64;
+  routeOif @38 :UInt32;
+  routeIfname @39 :Text;
+  routePrefsrc0 @40 :UInt64;
+  routePrefsrc1 @41 :UInt64;
+  routeCoveringLen @42 :UInt8; # prefix length of the covering route
+  # socketCongctl (liveSwitch records): the connection
+  socketLocalPort @43 :UInt16;
+  socketRemotePort @44 :UInt16;
+  socketRetransmits @45 :UInt32;
+  socketSegsOut @46 :UInt32;
 }
 
 enum OverrideSource {

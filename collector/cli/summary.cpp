@@ -95,6 +95,9 @@ BootView collect(const std::vector<journal::Record>& records, const journal::Boo
       case proto::RecordKind::RECOVERED:
         applyOutcome(view, record, intents);
         break;
+      case proto::RecordKind::LIVE_SWITCH:
+        view.counts[{record.tuner, record.scenario, record.netnsCookie}]++;
+        break;
       case proto::RecordKind::OVERRIDE:
         view.overrides.push_back({&record, false});
         if (auto it = view.changes.find({record.netnsCookie, record.tunable});

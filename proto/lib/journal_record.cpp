@@ -24,6 +24,7 @@ namespace {
 constexpr uint64_t TRAVERSAL_LIMIT_WORDS = 1024;
 constexpr size_t DIGEST_MAX = 64;
 constexpr size_t COMM_MAX = 16;
+constexpr size_t IFNAME_MAX = 16;
 
 std::string sourceName(proto::OverrideSource source) {
   switch (source) {
@@ -61,6 +62,84 @@ void setValues(proto::JournalRecord::Builder& b, const Record& r) {
   b.setActual2(r.actual[2]);
 }
 
+void setHost(proto::JournalRecord::Builder& b, const Record& r) {
+  b.setHostFamily(r.host.family);
+  b.setHostAddress0(r.host.word0());
+  b.setHostAddress1(r.host.word1());
+  b.setRouteTable(r.route.table);
+  b.setRouteGateway0(r.route.gateway.word0());
+  b.setRouteGateway1(r.route.gateway.word1());
+  b.setRouteOif(r.route.oif);
+  if (!r.route.ifname.empty()) {
+    b.setRouteIfname(log::sanitize(r.route.ifname.substr(0, IFNAME_MAX)));
+  }
+  b.setRoutePrefsrc0(r.route.prefsrc.word0());
+  b.setRoutePrefsrc1(r.route.prefsrc.word1());
+  b.setRouteCoveringLen(r.route.coveringLen);
+  b.setSocketLocalPort(r.socket.localPort);
+  b.setSocketRemotePort(r.socket.remotePort);
+  b.setSocketRetransmits(r.socket.retransmits);
+  b.setSocketSegsOut(r.socket.segsOut);
+}
+
+// A gateway or source address has the host's family; all-zero words mean "none".
+HostAddress addressOrNone(uint8_t family, uint64_t word0, uint64_t word1) {
+  return word0 == 0 && word1 == 0 ? HostAddress{} : HostAddress::fromWords(family, word0, word1);
+}
+
+Status getHost(proto::JournalRecord::Reader& in, Record& r) {
+  r.host = in.getHostFamily() == 0 ? HostAddress{}
+                                   : HostAddress::fromWords(in.getHostFamily(),
+                                                            in.getHostAddress0(),
+                                                            in.getHostAddress1());
+  r.route.table = in.getRouteTable();
+  r.route.gateway =
+      addressOrNone(r.host.family, in.getRouteGateway0(), in.getRouteGateway1());
+  r.route.oif = in.getRouteOif();
+  auto ifname = in.getRouteIfname();
+  if (ifname.size() > IFNAME_MAX) {
+    return makeError("routeIfname longer than 16 bytes");
+  }
+  r.route.ifname = log::sanitize(std::string_view(ifname.cStr(), ifname.size()));
+  r.route.prefsrc =
+      addressOrNone(r.host.family, in.getRoutePrefsrc0(), in.getRoutePrefsrc1());
+  r.route.coveringLen = in.getRouteCoveringLen();
+  r.socket = {in.getSocketLocalPort(),
+              in.getSocketRemotePort(),
+              in.getSocketRetransmits(),
+              in.getSocketSegsOut()};
+  return Ok{};
+}
+
+bool isCongctl(proto::TunableId id) {
+  return id == proto::TunableId::ROUTE_CONGCTL || id == proto::TunableId::SOCKET_CONGCTL;
+}
+
+// routeCongctl/socketCongctl values are algorithms: " host=... table=... via=... dev=..." for
+// the text line.
+std::string hostText(const Record& r) {
+  if (r.host.empty()) {
+    return "";
+  }
+  std::string out = " host=" + r.host.text();
+  if (r.tunable == proto::TunableId::ROUTE_CONGCTL && r.route.table != 0) {
+    out += " table=" + std::to_string(r.route.table) +
+           " via=" + (r.route.gateway.empty() ? "onlink" : r.route.gateway.text()) +
+           " dev=" + r.route.ifname + "(" + std::to_string(r.route.oif) + ")";
+    if (!r.route.prefsrc.empty()) {
+      out += " src=" + r.route.prefsrc.text();
+    }
+    out += " covering=/" + std::to_string(r.route.coveringLen);
+  }
+  if (r.tunable == proto::TunableId::SOCKET_CONGCTL) {
+    out += " lport=" + std::to_string(r.socket.localPort) +
+           " rport=" + std::to_string(r.socket.remotePort) +
+           " retrans=" + std::to_string(r.socket.retransmits) +
+           " segs_out=" + std::to_string(r.socket.segsOut);
+  }
+  return out;
+}
+
 void getValues(proto::JournalRecord::Reader& in, Record& r) {
   r.oldValues = {in.getOld0(), in.getOld1(), in.getOld2()};
   r.newValues = {in.getNew0(), in.getNew1(), in.getNew2()};
@@ -81,6 +160,8 @@ std::string kindName(proto::RecordKind kind) {
       return "override";
     case proto::RecordKind::RESUME:
       return "resume";
+    case proto::RecordKind::LIVE_SWITCH:
+      return "liveSwitch";
   }
   return "kind#" + std::to_string(static_cast<unsigned>(kind));
 }
@@ -113,6 +194,14 @@ std::string valuesText(const Values& v, uint8_t count) {
     out += (i == 0 ? "" : " ") + std::to_string(v[i]);
   }
   return out;
+}
+
+// Algorithms by name for the congctl tunables, numbers for everything else.
+std::string valuesText(const Record& r, const Values& v) {
+  if (isCongctl(r.tunable) && r.count == 1) {
+    return std::string(policy::congAlgName(v[0]));
+  }
+  return valuesText(v, r.count);
 }
 
 std::string valuesJson(const Values& v, uint8_t count) {
@@ -173,6 +262,31 @@ private:
   std::string out = "{";
 };
 
+void hostJson(JsonObject& j, const Record& r) {
+  if (r.host.empty()) {
+    return;
+  }
+  j.text("host", r.host.text());
+  if (isCongctl(r.tunable) && r.count == 1) {
+    j.text("oldAlg", policy::congAlgName(r.oldValues[0]));
+    j.text("newAlg", policy::congAlgName(r.newValues[0]));
+  }
+  if (r.tunable == proto::TunableId::ROUTE_CONGCTL && r.route.table != 0) {
+    j.number("routeTable", std::to_string(r.route.table));
+    j.text("routeGateway", r.route.gateway.empty() ? "" : r.route.gateway.text());
+    j.number("routeOif", std::to_string(r.route.oif));
+    j.text("routeIfname", jsonEscaped(r.route.ifname));
+    j.text("routePrefsrc", r.route.prefsrc.empty() ? "" : r.route.prefsrc.text());
+    j.number("routeCoveringLen", std::to_string(r.route.coveringLen));
+  }
+  if (r.tunable == proto::TunableId::SOCKET_CONGCTL) {
+    j.number("localPort", std::to_string(r.socket.localPort));
+    j.number("remotePort", std::to_string(r.socket.remotePort));
+    j.number("retransmits", std::to_string(r.socket.retransmits));
+    j.number("segsOut", std::to_string(r.socket.segsOut));
+  }
+}
+
 }  // namespace
 
 std::vector<uint8_t> encode(const Record& r) {
@@ -206,6 +320,7 @@ std::vector<uint8_t> encode(const Record& r) {
     b.setWriterComm(log::sanitize(r.writerComm.substr(0, COMM_MAX)));
   }
   b.setOverrideSource(r.overrideSource);
+  setHost(b, r);
   auto words = capnp::messageToFlatArray(message);
   auto bytes = words.asBytes();
   return {bytes.begin(), bytes.end()};
@@ -260,6 +375,9 @@ Result<Record> decode(const uint8_t* data, size_t size) {
     }
     r.writerComm = log::sanitize(std::string_view(comm.cStr(), comm.size()));
     r.overrideSource = in.getOverrideSource();
+    if (auto hostRead = getHost(in, r); !hostRead) {
+      return hostRead.error();
+    }
     return r;
   } catch (const kj::Exception& e) {
     return makeError("payload does not decode: " + log::sanitize(e.getDescription().cStr()));
@@ -282,24 +400,23 @@ std::string toText(const Record& r) {
   if (r.causeNetnsCookie != 0 && r.causeNetnsCookie != r.netnsCookie) {
     line += " cause_netns=" + std::to_string(r.causeNetnsCookie);
   }
-  line += " " + tunableText(r.tunable);
+  line += " " + tunableText(r.tunable) + hostText(r);
   if (r.kind == proto::RecordKind::OVERRIDE) {
-    line += " written=" + valuesText(r.newValues, r.count) +
-            " actual=" + valuesText(r.actual, r.count) + " source=" + sourceName(r.overrideSource) +
+    line += " written=" + valuesText(r, r.newValues) + " actual=" + valuesText(r, r.actual) + " source=" + sourceName(r.overrideSource) +
             " writer=uid:" + std::to_string(r.writerUid) + ",pid:" + std::to_string(r.writerPid) +
             ",comm:\"" + r.writerComm + "\"";
     return line + " requester=uid:" + std::to_string(r.requesterUid) +
            ",pid:" + std::to_string(r.requesterPid);
   }
   if (r.kind == proto::RecordKind::RESUME) {
-    return line + " baseline=" + valuesText(r.actual, r.count) +
+    return line + " baseline=" + valuesText(r, r.actual) +
            " requester=uid:" + std::to_string(r.requesterUid) +
            ",pid:" + std::to_string(r.requesterPid);
   }
-  line += " " + valuesText(r.oldValues, r.count) + " -> " + valuesText(r.newValues, r.count);
-  if (r.kind != proto::RecordKind::INTENT) {
+  line += " " + valuesText(r, r.oldValues) + " -> " + valuesText(r, r.newValues);
+  if (r.kind != proto::RecordKind::INTENT && r.kind != proto::RecordKind::LIVE_SWITCH) {
     line += " intent=" + std::to_string(r.intentSeq) + " result=" + resultName(r.result);
-    line += " actual=" + valuesText(r.actual, r.count);
+    line += " actual=" + valuesText(r, r.actual);
     if (r.error != 0) {
       line += " error=" + std::to_string(r.error);
     }
@@ -330,6 +447,7 @@ std::string toJson(const Record& r) {
   j.number("causeNetnsCookie",
            std::to_string(r.causeNetnsCookie != 0 ? r.causeNetnsCookie : r.netnsCookie));
   j.text("tunable", tunableText(r.tunable));
+  hostJson(j, r);
   if (r.kind == proto::RecordKind::OVERRIDE) {
     j.text("source", sourceName(r.overrideSource));
     j.number("writerPid", std::to_string(r.writerPid));
@@ -343,6 +461,9 @@ std::string toJson(const Record& r) {
   j.number("requesterUid", std::to_string(r.requesterUid));
   if (r.kind == proto::RecordKind::OVERRIDE || r.kind == proto::RecordKind::RESUME) {
     j.number("actual", valuesJson(r.actual, r.count));
+    return j.finish();
+  }
+  if (r.kind == proto::RecordKind::LIVE_SWITCH) {
     return j.finish();
   }
   if (r.kind != proto::RecordKind::INTENT) {

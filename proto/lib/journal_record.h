@@ -8,12 +8,33 @@
 #include <vector>
 
 #include "bpftune.capnp.h"
+#include "host_address.h"
 #include "result.h"
 
 namespace bpftune::journal {
 
 using BootId = std::array<uint8_t, 16>;
 using Values = std::array<int64_t, 3>;
+
+// routeCongctl: bpftune's host route and the nexthop it copied from the covering route.
+struct RouteNexthop {
+  uint32_t table = 0;
+  HostAddress gateway;  // empty: on-link
+  uint32_t oif = 0;
+  std::string ifname;  // at the time of the write (ifindexes are reused)
+  HostAddress prefsrc;  // empty: none
+  uint8_t coveringLen = 0;
+  bool operator==(const RouteNexthop& other) const = default;
+};
+
+// socketCongctl (liveSwitch records): the connection switched in place.
+struct LiveSocket {
+  uint16_t localPort = 0;
+  uint16_t remotePort = 0;
+  uint32_t retransmits = 0;
+  uint32_t segsOut = 0;
+  bool operator==(const LiveSocket& other) const = default;
+};
 
 struct Record {
   uint64_t seq = 0;
@@ -42,6 +63,9 @@ struct Record {
   uint32_t writerUid = 0;
   std::string writerComm;  // override records: sanitized, at most 16 bytes
   proto::OverrideSource overrideSource = proto::OverrideSource::NONE;
+  HostAddress host;    // routeCongctl, socketCongctl: the remote host (empty otherwise)
+  RouteNexthop route;  // routeCongctl
+  LiveSocket socket;   // socketCongctl
 
   bool operator==(const Record& other) const = default;
 };

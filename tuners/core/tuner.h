@@ -13,6 +13,7 @@
 
 #include "bpftune.capnp.h"
 #include "events.h"
+#include "host_address.h"
 
 namespace bpftune::tuners {
 
@@ -84,6 +85,7 @@ struct Proposal {
   Values newValues;
   std::string why;                // one sentence for the what-and-why log line
   uint64_t causeNetnsCookie = 0;  // set by routing: the event's netns when netnsCookie is home
+  HostAddress host{};             // per-host tunables (routeCongctl): the remote host
 };
 
 class Tuner {
@@ -105,6 +107,14 @@ public:
   // Told after the actuator answered, so the tuner can follow up (e.g. moderate_rcvbuf after an
   // rmem change) on the next event. `applied` is false when the request was refused.
   virtual void onResult(const Proposal& proposal, bool applied) {}
+  // Also told after the actuator answered: its status and the live values its reply carries
+  // (nullopt: no usable reply), for tuners that keep their own view of a value the collector
+  // cannot read (per-host routes in any namespace).
+  virtual void onReply(const Proposal& proposal,
+                       proto::Status status,
+                       const std::optional<Values>& live) {}
+  // The tuner's learned state for `bpftune status`, as one JSON value ("" when it has none).
+  virtual std::string statusJson() const { return ""; }
 };
 
 }  // namespace bpftune::tuners

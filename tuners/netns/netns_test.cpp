@@ -282,7 +282,7 @@ TEST(ValueCache, EventValuesUnlessAReplyIsNewer) {
 
 // The ring buffer record is a contract between BPF C and C++: the layout must not drift.
 TEST(EventLayout, FixedSizeAndOffsets) {
-  EXPECT_EQ(sizeof(bpftune_event), 312U);
+  EXPECT_EQ(sizeof(bpftune_event), 336U);
   EXPECT_EQ(offsetof(bpftune_event, rmem), 80U);
   EXPECT_EQ(offsetof(bpftune_event, moderate_rcvbuf), 128U);
   EXPECT_EQ(offsetof(bpftune_event, netns_inum), 132U);
