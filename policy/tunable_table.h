@@ -28,13 +28,13 @@ enum class ValueKind {
 
 // How the actuator applies a tunable. The wire never says: the table does.
 enum class Backend {
-  SYSCTL,       // write procPath under /proc/sys/net
-  NEIGH_TABLE,  // read procPath + "1".."3"; write with rtnetlink RTM_SETNEIGHTBL (init netns)
-  STATIC_KEY,   // read procPath; written by the privileged writer, as the kernel wants
-                // CAP_SYS_ADMIN of the writing task (proc_do_static_key; init netns)
-  HOST_ROUTE,   // routeCongctl: bpftune's own host route per (netns, host), read and written
-                // with rtnetlink by the privileged writer; no procPath
-  JOURNAL_ONLY, // socketCongctl: the actuator only journals reports of it, never writes it
+  SYSCTL,        // write procPath under /proc/sys/net
+  NEIGH_TABLE,   // read procPath + "1".."3"; write with rtnetlink RTM_SETNEIGHTBL (init netns)
+  STATIC_KEY,    // read procPath; written by the privileged writer, as the kernel wants
+                 // CAP_SYS_ADMIN of the writing task (proc_do_static_key; init netns)
+  HOST_ROUTE,    // routeCongctl: bpftune's own host route per (netns, host), read and written
+                 // with rtnetlink by the privileged writer; no procPath
+  JOURNAL_ONLY,  // socketCongctl: the actuator only journals reports of it, never writes it
 };
 
 struct TunableInfo {

@@ -88,21 +88,19 @@ HostAddress addressOrNone(uint8_t family, uint64_t word0, uint64_t word1) {
 }
 
 Status getHost(proto::JournalRecord::Reader& in, Record& r) {
-  r.host = in.getHostFamily() == 0 ? HostAddress{}
-                                   : HostAddress::fromWords(in.getHostFamily(),
-                                                            in.getHostAddress0(),
-                                                            in.getHostAddress1());
+  r.host =
+      in.getHostFamily() == 0
+          ? HostAddress{}
+          : HostAddress::fromWords(in.getHostFamily(), in.getHostAddress0(), in.getHostAddress1());
   r.route.table = in.getRouteTable();
-  r.route.gateway =
-      addressOrNone(r.host.family, in.getRouteGateway0(), in.getRouteGateway1());
+  r.route.gateway = addressOrNone(r.host.family, in.getRouteGateway0(), in.getRouteGateway1());
   r.route.oif = in.getRouteOif();
   auto ifname = in.getRouteIfname();
   if (ifname.size() > IFNAME_MAX) {
     return makeError("routeIfname longer than 16 bytes");
   }
   r.route.ifname = log::sanitize(std::string_view(ifname.cStr(), ifname.size()));
-  r.route.prefsrc =
-      addressOrNone(r.host.family, in.getRoutePrefsrc0(), in.getRoutePrefsrc1());
+  r.route.prefsrc = addressOrNone(r.host.family, in.getRoutePrefsrc0(), in.getRoutePrefsrc1());
   r.route.coveringLen = in.getRouteCoveringLen();
   r.socket = {in.getSocketLocalPort(),
               in.getSocketRemotePort(),
@@ -402,7 +400,8 @@ std::string toText(const Record& r) {
   }
   line += " " + tunableText(r.tunable) + hostText(r);
   if (r.kind == proto::RecordKind::OVERRIDE) {
-    line += " written=" + valuesText(r, r.newValues) + " actual=" + valuesText(r, r.actual) + " source=" + sourceName(r.overrideSource) +
+    line += " written=" + valuesText(r, r.newValues) + " actual=" + valuesText(r, r.actual) +
+            " source=" + sourceName(r.overrideSource) +
             " writer=uid:" + std::to_string(r.writerUid) + ",pid:" + std::to_string(r.writerPid) +
             ",comm:\"" + r.writerComm + "\"";
     return line + " requester=uid:" + std::to_string(r.requesterUid) +

@@ -21,7 +21,7 @@ struct RouteNexthop {
   uint32_t table = 0;
   HostAddress gateway;  // empty: on-link
   uint32_t oif = 0;
-  std::string ifname;  // at the time of the write (ifindexes are reused)
+  std::string ifname;   // at the time of the write (ifindexes are reused)
   HostAddress prefsrc;  // empty: none
   uint8_t coveringLen = 0;
   bool operator==(const RouteNexthop& other) const = default;
