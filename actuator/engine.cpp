@@ -348,7 +348,7 @@ std::optional<Answer> Engine::checkLive(const policy::SetSysctl& request,
                                         Peer peer) {
   const KeyState* known = state.find(key);
   if (known != nullptr && known->overridden) {
-    return refuseOverridden(info, live, *known);
+    return refuseOverridden(key, info, live, *known);
   }
   if (known != nullptr && known->lastApplied &&
       !sameValues(live, *known->lastApplied, info.count)) {
@@ -357,7 +357,7 @@ std::optional<Answer> Engine::checkLive(const policy::SetSysctl& request,
     ReportedOverride seen{
         request.tuner, request.netnsCookie, request.tunable, 0, 0, "", info.count, live};
     journalOverride(key, seen, peer, proto::OverrideSource::COMPARE_AND_SET, live);
-    return refuseOverridden(info, live, *state.find(key));
+    return refuseOverridden(key, info, live, *state.find(key));
   }
   if (!sameValues(live, request.expected, info.count)) {
     return refuse(proto::Status::STALE,
@@ -416,7 +416,8 @@ journal::Record Engine::intentFor(const policy::SetSysctl& request,
   return intent;
 }
 
-Answer Engine::refuseOverridden(const policy::TunableInfo& info,
+Answer Engine::refuseOverridden(const Key& key,
+                                const policy::TunableInfo& info,
                                 const Values& live,
                                 const KeyState& known) {
   std::string last =
@@ -424,7 +425,7 @@ Answer Engine::refuseOverridden(const policy::TunableInfo& info,
   return refuse(proto::Status::OVERRIDDEN,
                 {"tunable",
                  0,
-                 std::string(info.name) + ": changed by someone else (live " +
+                 std::string(info.name) + hostSuffix(key) + ": changed by someone else (live " +
                      valueText(info, live) + last +
                      "); bpftune leaves it alone until `bpftune resume`"},
                 info.count,

@@ -126,7 +126,8 @@ private:
                            proto::OverrideSource source,
                            const std::optional<Values>& live,
                            const journal::RouteNexthop& route = {});
-  Answer refuseOverridden(const policy::TunableInfo& info,
+  Answer refuseOverridden(const Key& key,
+                          const policy::TunableInfo& info,
                           const Values& live,
                           const KeyState& known);
   Answer goneAnswer(uint64_t cookie, const Error& error);

@@ -57,12 +57,18 @@ uint64_t Engine::journalOverride(const Key& key,
                            ? "pid " + std::to_string(report.writerPid) + " (" + r.writerComm +
                                  ", uid " + std::to_string(report.writerUid) + ")"
                            : "an unknown writer";
-  std::string what = route.table != 0
-                         ? "has an administrator's host route (table " +
-                               std::to_string(route.table) + " dev " + route.ifname + ") for"
-                         : "changed";
-  log::notice("override: " + writer + " " + what + " " + std::string(info->name) + hostSuffix(key) +
-              " in netns " + std::to_string(key.netns) + ", live " +
+  if (route.table != 0) {
+    log::notice("override: an administrator's host route for " + key.host.text() + " in netns " +
+                std::to_string(key.netns) + " (table " + std::to_string(route.table) + " dev " +
+                route.ifname + ") wins over bpftune's " + std::string(info->name) + " (live " +
+                (live ? valueText(*info, *live) : std::string("?")) + "); " +
+                std::string(policy::tunerName(report.tuner)) +
+                " leaves the host alone until `bpftune resume` (journal seq " +
+                std::to_string(seq) + ")");
+    return seq;
+  }
+  log::notice("override: " + writer + " changed " + std::string(info->name) + hostSuffix(key) +
+              " in netns " + std::to_string(key.netns) + " to " +
               (live ? valueText(*info, *live) : std::string("?")) + " (" + sourceText(source) +
               "); " + std::string(policy::tunerName(report.tuner)) +
               " leaves it alone until `bpftune resume` (journal seq " + std::to_string(seq) + ")");

@@ -115,7 +115,7 @@ Answer Engine::setHostRoute(const policy::SetSysctl& request,
   Key key{request.netnsCookie, request.tunable, request.host};
   const KeyState* known = state.find(key);
   if (known != nullptr && known->overridden) {
-    return refuseOverridden(info, live, *known);
+    return refuseOverridden(key, info, live, *known);
   }
   if (isAdminHostRoute(*route, request.host)) {
     return overriddenByAdminRoute(request, key, *route, peer);

@@ -389,6 +389,8 @@ std::vector<uint8_t> buildNewHostRoute(const HostAddress& host,
   rtm.rtm_protocol = BPFTUNE_ROUTE_PROTOCOL;
   rtm.rtm_scope = covering.scope;
   rtm.rtm_type = RTN_UNICAST;
+  // A gateway the covering route reaches "onlink" (no prefix for it) needs the same flag here.
+  rtm.rtm_flags = covering.flags & RTNH_F_ONLINK;
   const uint16_t flags = replace ? NLM_F_REPLACE : NLM_F_CREATE | NLM_F_EXCL;
   Message m(RTM_NEWROUTE, flags, seq, &rtm, sizeof(rtm));
   m.u32(RTA_TABLE, covering.table);
@@ -452,6 +454,7 @@ Result<RouteEntry> parseRoute(std::span<const uint8_t> message) {
   r.protocol = rtm.rtm_protocol;
   r.scope = rtm.rtm_scope;
   r.type = rtm.rtm_type;
+  r.flags = rtm.rtm_flags;
   r.table = rtm.rtm_table;
   r.dst.family = r.family;  // a default route has no RTA_DST
   const size_t attrs = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(rtmsg));

@@ -31,7 +31,8 @@ struct RouteEntry {
   uint8_t tos = 0;
   uint8_t protocol = 0;
   uint8_t scope = 0;
-  uint8_t type = 0;  // RTN_UNICAST, RTN_BLACKHOLE, ...
+  uint8_t type = 0;    // RTN_UNICAST, RTN_BLACKHOLE, ...
+  uint32_t flags = 0;  // rtm_flags (RTNH_F_ONLINK: the gateway is on-link without a prefix)
   uint32_t table = 0;
   uint32_t priority = 0;
   HostAddress dst;  // the prefix (family set, bytes zero for a default route)

@@ -4,9 +4,11 @@
 //   send_request SOCKET                  one setSysctl for net.ipv4.tcp_rmem (max + 10 %)
 //   send_request SOCKET --repeat N       N such changes (max +10 %, back, ...); prints the mean
 //                                        round trip per write, for the cost with many namespaces
-//   send_request SOCKET --route HOST NEW EXPECTED [FAMILY]
+//   send_request SOCKET --route HOST NEW EXPECTED [--family F] [--alternate N]
 //                                        routeCongctl for HOST: algorithm NEW (a name, "none" or a
-//                                        number) replacing EXPECTED; FAMILY overrides the host's
+//                                        number) replacing EXPECTED; --family overrides the host's
+//                                        family; --alternate sends N requests, NEW and EXPECTED in
+//                                        turn (each expecting the last), and the mean round trip
 //   send_request SOCKET --live-switch HOST FROM TO [COUNT]
 //                                        COUNT reportLiveSwitch (default 1); prints each status
 // Route and live-switch replies print status, field, seq, reason and the round trip in us.
@@ -78,6 +80,16 @@ int64_t elapsedUs(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
+// "--name value" options after the positional arguments of --route.
+std::optional<int> option(const std::vector<std::string>& args, const std::string& name) {
+  for (size_t i = 3; i + 1 < args.size(); ++i) {
+    if (args[i] == name) {
+      return std::stoi(args[i + 1]);
+    }
+  }
+  return std::nullopt;
+}
+
 // routeCongctl for one host, as tcp_conn sends it.
 int sendRoute(bpftune::actuator::ActuatorClient& client,
               uint64_t cookie,
@@ -86,7 +98,7 @@ int sendRoute(bpftune::actuator::ActuatorClient& client,
   auto next = algorithm(args[1]);
   auto expected = algorithm(args[2]);
   if (!host || !next || !expected) {
-    std::cerr << "send_request: --route HOST NEW EXPECTED [FAMILY]\n";
+    std::cerr << "send_request: --route HOST NEW EXPECTED [--family F] [--alternate N]\n";
     return 2;
   }
   bpftune::actuator::SetSysctlArgs a;
@@ -98,16 +110,26 @@ int sendRoute(bpftune::actuator::ActuatorClient& client,
   a.expected[0] = *expected;
   a.newValues[0] = *next;
   a.host = *host;
-  if (args.size() > 3) {
-    a.host.family = static_cast<uint8_t>(std::stoi(args[3]));
+  if (auto family = option(args, "--family")) {
+    a.host.family = static_cast<uint8_t>(*family);
   }
-  auto start = std::chrono::steady_clock::now();
-  auto reply = client.setSysctl(a);
-  if (!reply) {
-    std::cout << "no reply: " << bpftune::describe(reply.error()) << std::endl;
-    return 1;
+  const int count = option(args, "--alternate").value_or(1);
+  int64_t total = 0;
+  for (int i = 0; i < count; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    auto reply = client.setSysctl(a);
+    if (!reply) {
+      std::cout << "no reply: " << bpftune::describe(reply.error()) << std::endl;
+      return 1;
+    }
+    const int64_t us = elapsedUs(start);
+    total += us;
+    printReply(*reply, us);
+    std::swap(a.expected[0], a.newValues[0]);
   }
-  printReply(*reply, elapsedUs(start));
+  if (count > 1) {
+    std::cout << "per_request_us=" << total / count << " requests=" << count << std::endl;
+  }
   return 0;
 }
 
@@ -190,7 +212,7 @@ int main(int argc, char** argv) {
     repeatCount = std::stoi(argv[3]);
   } else if (argc != 2) {
     std::cerr << "usage: send_request COLLECTOR_SOCKET [--repeat N | --route HOST NEW EXPECTED "
-                 "[FAMILY] | --live-switch HOST FROM TO [COUNT]]\n";
+                 "[--family F] [--alternate N] | --live-switch HOST FROM TO [COUNT]]\n";
     return 2;
   }
   bpftune::actuator::SetSysctlArgs args;
