@@ -50,6 +50,9 @@ struct ReportedOverride {
   Values values{};
 };
 
+// A REJECTED answer naming the field and the bound.
+Answer rejected(std::string field, int64_t bound, std::string reason);
+
 // Values as logs and replies show them: numbers, or for an algorithm its name.
 std::string valueText(const policy::TunableInfo& info, const Values& values);
 // " for 10.0.0.2" for a per-host key; empty for a sysctl.

@@ -16,6 +16,8 @@ std::string sourceText(proto::OverrideSource source) {
                                                       : "found by compare-and-set";
 }
 
+}  // namespace
+
 Answer rejected(std::string field, int64_t bound, std::string reason) {
   Answer a;
   a.status = proto::Status::REJECTED;
@@ -24,8 +26,6 @@ Answer rejected(std::string field, int64_t bound, std::string reason) {
   a.reason = std::move(reason);
   return a;
 }
-
-}  // namespace
 
 uint64_t Engine::journalOverride(const Key& key,
                                  const ReportedOverride& report,

@@ -48,15 +48,6 @@ bool listed(const std::string& list, std::string_view name) {
   return false;
 }
 
-Answer rejected(std::string field, int64_t bound, std::string reason) {
-  Answer a;
-  a.status = proto::Status::REJECTED;
-  a.field = std::move(field);
-  a.bound = bound;
-  a.reason = std::move(reason);
-  return a;
-}
-
 }  // namespace
 
 // The global list (every namespace shows the init namespace's); an algorithm outside it is

@@ -52,23 +52,14 @@ int64_t algOf(const std::optional<RouteEntry>& ours) {
 }
 
 WireNexthop describeCovering(const HostRouteView& view) {
-  WireNexthop wire;
   if (!view.covering) {
-    return wire;
+    return WireNexthop{};
   }
   const RouteEntry& c = *view.covering;
-  wire.table = c.table;
-  wire.oif = c.oif;
-  if (!c.gateway.empty()) {
-    wire.gateway = c.gateway.bytes;
-  }
-  if (!c.prefsrc.empty()) {
-    wire.prefsrc = c.prefsrc.bytes;
-  }
+  WireNexthop wire = toWire({c.table, c.gateway, c.oif, {}, c.prefsrc, c.dstLen});
   for (size_t i = 0; i < view.coveringIfname.size() && i + 1 < wire.ifname.size(); ++i) {
     wire.ifname[i] = view.coveringIfname[i];
   }
-  wire.coveringLen = c.dstLen;
   wire.type = c.type;
   wire.protocol = c.protocol;
   wire.single = c.complexNexthop ? 0 : 1;

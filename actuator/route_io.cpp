@@ -16,7 +16,7 @@ namespace {
 // rtnetlink answers in the sender's context; the wait only guards against a kernel that does not.
 constexpr int REPLY_TIMEOUT_MS = 1000;
 // A dump message is at most 32 KiB; a larger buffer never truncates one.
-constexpr size_t RECV_BYTES = 64 * 1024;
+constexpr size_t RECV_BYTES = size_t{64} * 1024;
 constexpr size_t MAX_READS = 1U << 20;  // a full Internet table is ~1M routes, a few per read
 constexpr size_t IFNAME_BYTES = 16;
 
@@ -342,7 +342,7 @@ bool RouteEntry::covers(const HostAddress& host) const {
     return false;
   }
   for (uint8_t bit = 0; bit < dstLen; ++bit) {
-    const uint8_t mask = static_cast<uint8_t>(0x80U >> (bit % 8));
+    const auto mask = static_cast<uint8_t>(0x80U >> (bit % 8));
     if ((host.bytes[bit / 8] & mask) != (dst.bytes[bit / 8] & mask)) {
       return false;
     }

@@ -42,7 +42,7 @@ int RtnlSockets::pollTimeoutMs(int64_t nowNs) const {
   for (const auto& [cookie, entry] : entries) {
     next = std::min(next, entry.lastUseNs + IDLE_NS - nowNs);
   }
-  constexpr int64_t NS_PER_MS = 1000 * 1000;
+  constexpr int64_t NS_PER_MS = int64_t{1000} * 1000;
   return static_cast<int>(std::max<int64_t>(next, 0) / NS_PER_MS + 1);
 }
 

@@ -112,6 +112,13 @@ TEST(Record, EncodeDecodeRoundTrip) {
   EXPECT_EQ(*back, r);
 }
 
+void expectRoundTrip(const Record& r) {
+  Bytes b = encode(r);
+  auto back = decode(b.data(), b.size());
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(*back, r);
+}
+
 TEST(Record, HostRouteAndLiveSocketRoundTrip) {
   Record r = intent(6);
   r.seq = 6;
@@ -128,10 +135,7 @@ TEST(Record, HostRouteAndLiveSocketRoundTrip) {
   r.route.ifname = "eth0";
   r.route.prefsrc = *HostAddress::parse("2001:db8::1");
   r.route.coveringLen = 48;
-  Bytes b = encode(r);
-  auto back = decode(b.data(), b.size());
-  ASSERT_TRUE(back.ok()) << back.error().message;
-  EXPECT_EQ(*back, r);
+  expectRoundTrip(r);
   std::string text = toText(r);
   EXPECT_NE(text.find("host=2001:db8::7 table=1000 via=fe80::1 dev=eth0(4) src=2001:db8::1 "
                       "covering=/48 none -> bbr"),
@@ -140,10 +144,7 @@ TEST(Record, HostRouteAndLiveSocketRoundTrip) {
   // On-link, no source: empty addresses stay empty.
   r.route.gateway = HostAddress{};
   r.route.prefsrc = HostAddress{};
-  b = encode(r);
-  back = decode(b.data(), b.size());
-  ASSERT_TRUE(back.ok()) << back.error().message;
-  EXPECT_EQ(*back, r);
+  expectRoundTrip(r);
   EXPECT_NE(toText(r).find("via=onlink"), std::string::npos);
 
   Record live = intent(7);
@@ -155,10 +156,7 @@ TEST(Record, HostRouteAndLiveSocketRoundTrip) {
   live.newValues = {3, 0, 0};
   live.host = *HostAddress::parse("192.0.2.7");
   live.socket = {40000, 443, 310, 9000};
-  b = encode(live);
-  back = decode(b.data(), b.size());
-  ASSERT_TRUE(back.ok()) << back.error().message;
-  EXPECT_EQ(*back, live);
+  expectRoundTrip(live);
   EXPECT_NE(toJson(live).find("\"remotePort\":443"), std::string::npos) << toJson(live);
 }
 
