@@ -345,7 +345,8 @@ std::optional<Answer> Engine::checkLive(const policy::SetSysctl& request,
                                         const Key& key,
                                         const policy::TunableInfo& info,
                                         const Values& live,
-                                        Peer peer) {
+                                        Peer peer,
+                                        bool rewrite) {
   const KeyState* known = state.find(key);
   if (known != nullptr && known->overridden) {
     return refuseOverridden(key, info, live, *known);
@@ -369,7 +370,7 @@ std::optional<Answer> Engine::checkLive(const policy::SetSysctl& request,
                   info.count,
                   live);
   }
-  if (sameValues(live, request.newValues, info.count)) {
+  if (sameValues(live, request.newValues, info.count) && !rewrite) {
     Answer a;
     a.count = info.count;
     a.values = live;

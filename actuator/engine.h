@@ -137,12 +137,14 @@ private:
   Answer readFailed(uint64_t cookie, const Error& error);
   std::string resumeKey(const Key& key, Peer peer);
   // The steps every setSysctl shares once the live value is known: someone else's change
-  // (override), the requester's stale view, nothing to do. nullopt: go on.
+  // (override), the requester's stale view, nothing to do (unless `rewrite`: the same value is
+  // written again). nullopt: go on.
   std::optional<Answer> checkLive(const policy::SetSysctl& request,
                                   const Key& key,
                                   const policy::TunableInfo& info,
                                   const Values& live,
-                                  Peer peer);
+                                  Peer peer,
+                                  bool rewrite = false);
   std::optional<Answer> checkRate(const policy::SetSysctl& request,
                                   const policy::TunableInfo& info,
                                   const Values& live);

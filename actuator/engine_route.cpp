@@ -111,7 +111,9 @@ Answer Engine::setHostRoute(const policy::SetSysctl& request,
   if (isAdminHostRoute(*route, request.host)) {
     return overriddenByAdminRoute(request, key, *route, peer);
   }
-  if (auto answer = checkLive(request, key, info, live, peer)) {
+  // A route of ours whose nexthop the covering route no longer uses is written again (with the
+  // covering route's nexthop) even when the algorithm stays.
+  if (auto answer = checkLive(request, key, info, live, peer, isNexthopStale(*route))) {
     return *answer;
   }
   if (alg != ALG_NONE) {

@@ -10,6 +10,14 @@ bool isAdminHostRoute(const RouteLookup& lookup, const HostAddress& host) {
   return lookup.coveringType != RTN_UNSPEC && lookup.covering.coveringLen == host.length() * 8;
 }
 
+bool isNexthopStale(const RouteLookup& lookup) {
+  const auto& ours = lookup.ourNexthop;
+  const auto& covering = lookup.covering;
+  return lookup.ourAlg != 0 && lookup.coveringType == RTN_UNICAST && lookup.singleNexthop &&
+         (ours.table != covering.table || ours.oif != covering.oif ||
+          ours.gateway != covering.gateway || ours.prefsrc != covering.prefsrc);
+}
+
 std::string coveringProblem(const RouteLookup& lookup, const HostAddress& host) {
   const std::string where = "hostAddress: " + host.text() + ": ";
   if (lookup.coveringType == RTN_UNSPEC) {

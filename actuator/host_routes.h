@@ -19,6 +19,7 @@ constexpr int64_t ALG_FOREIGN = 255;
 struct RouteLookup {
   int64_t ourAlg = 0;     // CongAlg on bpftune's route for the host; NONE: no route of ours
   uint32_t ourTable = 0;  // its table (0: none)
+  journal::RouteNexthop ourNexthop;  // its nexthop, as copied when it was last written
   // The route traffic to the host takes without bpftune's (coveringType 0: none): its table,
   // nexthop (gateway, oif, ifname, prefsrc) and prefix length, which a new route of ours copies.
   journal::RouteNexthop covering;
@@ -31,6 +32,9 @@ struct RouteLookup {
 
 // The covering route is itself a host route (not bpftune's): an administrator's, which wins.
 bool isAdminHostRoute(const RouteLookup& lookup, const HostAddress& host);
+// bpftune's route still sends the host to the nexthop it copied, but the covering route has
+// moved on (a new gateway, another device): the next write for the host copies the new one.
+bool isNexthopStale(const RouteLookup& lookup);
 // Why bpftune cannot put a route of its own for `host` (empty: it can): no route, not unicast,
 // not a single nexthop. Names the field ("hostAddress").
 std::string coveringProblem(const RouteLookup& lookup, const HostAddress& host);

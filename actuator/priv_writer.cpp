@@ -432,12 +432,27 @@ HostAddress addressOrNone(uint8_t family, const std::array<uint8_t, 16>& bytes) 
   return a;
 }
 
+journal::RouteNexthop nexthopOf(const WireNexthop& wire, uint8_t family) {
+  journal::RouteNexthop n;
+  n.table = wire.table;
+  n.oif = wire.oif;
+  n.gateway = addressOrNone(family, wire.gateway);
+  n.prefsrc = addressOrNone(family, wire.prefsrc);
+  n.ifname = log::sanitize(std::string_view(wire.ifname.data()));
+  n.coveringLen = wire.coveringLen;
+  return n;
+}
+
+bool plausibleReply(const WireNexthop& n, uint8_t family) {
+  return n.ifname.back() == '\0' && n.coveringLen <= (family == AF_INET ? 32 : 128);
+}
+
 }  // namespace
 
 Result<RouteLookup> fromWire(const WriterReply& reply, uint8_t family) {
   const WireNexthop& c = reply.covering;
-  if ((reply.ourAlg != ALG_FOREIGN && !isCongAlg(reply.ourAlg)) || c.ifname.back() != '\0' ||
-      c.coveringLen > (family == AF_INET ? 32 : 128)) {
+  if ((reply.ourAlg != ALG_FOREIGN && !isCongAlg(reply.ourAlg)) || !plausibleReply(c, family) ||
+      !plausibleReply(reply.ours, family)) {
     return makeError("the privileged writer sent an impossible route", EPROTO);
   }
   RouteLookup lookup;
@@ -448,12 +463,8 @@ Result<RouteLookup> fromWire(const WriterReply& reply, uint8_t family) {
   lookup.coveringProtocol = c.protocol;
   lookup.coveringPriority = c.priority;
   lookup.singleNexthop = c.single != 0;
-  lookup.covering.table = c.table;
-  lookup.covering.oif = c.oif;
-  lookup.covering.gateway = addressOrNone(family, c.gateway);
-  lookup.covering.prefsrc = addressOrNone(family, c.prefsrc);
-  lookup.covering.ifname = log::sanitize(std::string_view(c.ifname.data()));
-  lookup.covering.coveringLen = c.coveringLen;
+  lookup.covering = nexthopOf(c, family);
+  lookup.ourNexthop = nexthopOf(reply.ours, family);
   return lookup;
 }
 

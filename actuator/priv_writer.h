@@ -88,9 +88,10 @@ struct WriterReply {
   uint32_t ourAlg = 0;     // LOOKUP: CongAlg on bpftune's route (NONE: none; ALG_FOREIGN)
   uint32_t ourTable = 0;   // LOOKUP: its table
   WireNexthop covering{};  // LOOKUP, SET: the route traffic takes without bpftune's
+  WireNexthop ours{};      // LOOKUP: bpftune's route (type 0: none)
 };
 static_assert(sizeof(WireNexthop) == 64 && sizeof(WriterRequest) == 136 &&
-                  sizeof(WriterReply) == 80,
+                  sizeof(WriterReply) == 144,
               "fixed wire format without padding");
 static_assert(std::is_trivially_copyable_v<WriterRequest> &&
                   std::is_trivially_copyable_v<WriterReply>,

@@ -51,20 +51,24 @@ int64_t algOf(const std::optional<RouteEntry>& ours) {
   return alg ? static_cast<int64_t>(*alg) : ALG_FOREIGN;
 }
 
-WireNexthop describeCovering(const HostRouteView& view) {
-  if (!view.covering) {
+WireNexthop describe(const std::optional<RouteEntry>& route, const std::string& ifname) {
+  if (!route) {
     return WireNexthop{};
   }
-  const RouteEntry& c = *view.covering;
-  WireNexthop wire = toWire({c.table, c.gateway, c.oif, {}, c.prefsrc, c.dstLen});
-  for (size_t i = 0; i < view.coveringIfname.size() && i + 1 < wire.ifname.size(); ++i) {
-    wire.ifname[i] = view.coveringIfname[i];
+  const RouteEntry& r = *route;
+  WireNexthop wire = toWire({r.table, r.gateway, r.oif, {}, r.prefsrc, r.dstLen});
+  for (size_t i = 0; i < ifname.size() && i + 1 < wire.ifname.size(); ++i) {
+    wire.ifname[i] = ifname[i];
   }
-  wire.type = c.type;
-  wire.protocol = c.protocol;
-  wire.single = c.complexNexthop ? 0 : 1;
-  wire.priority = c.priority;
+  wire.type = r.type;
+  wire.protocol = r.protocol;
+  wire.single = r.complexNexthop ? 0 : 1;
+  wire.priority = r.priority;
   return wire;
+}
+
+WireNexthop describeCovering(const HostRouteView& view) {
+  return describe(view.covering, view.coveringIfname);
 }
 
 bool sameNexthop(const WireNexthop& expected, const WireNexthop& found) {
@@ -128,6 +132,7 @@ WriterReply executeRoute(RouteContext& context, const LookupHostRoute& command) 
   reply.routeError = view->routeError;
   reply.ourAlg = static_cast<uint32_t>(algOf(view->ours));
   reply.ourTable = view->ours ? view->ours->table : 0;
+  reply.ours = describe(view->ours, "");
   reply.covering = describeCovering(*view);
   return reply;
 }

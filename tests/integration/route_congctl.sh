@@ -5,6 +5,7 @@
 #   - bpftune's host route appears with the covering route's nexthop and table, protocol 249,
 #     metric 4242 and the congctl metric (IPv4 via a gateway, IPv6), and a NEW connection to the
 #     host gets the algorithm; compare-and-set on the expected algorithm;
+#   - a covering route moved to another gateway is followed at the next request for the host;
 #   - refusals name the field: an algorithm outside tcp_allowed_congestion_control (new0), a
 #     multicast host (hostAddress), an unknown family (hostFamily);
 #   - an administrator's host route wins: OVERRIDDEN, one override record, ours never created (and
@@ -109,6 +110,16 @@ grep -q "^unicast $FAR6 via $V6_B dev ${T_ID}va .*metric 4242 congctl $OTHER_CC"
   fail "no host route for $FAR6 via $V6_B with metric 4242 and congctl $OTHER_CC"
 [ "$(cc_of "$FAR6")" = "$OTHER_CC" ] || fail "a new connection to $FAR6 did not get $OTHER_CC"
 
+note "the covering route moves to another gateway: the next request copies it, same algorithm"
+GW6=${V6_B%2}3
+in_b ip -6 addr add "$GW6/64" dev "${T_ID}vb" nodad
+in_a ip -6 route replace "$NET6::/64" via "$GW6"
+SR refresh --route "$FAR6" "$OTHER_CC" "$OTHER_CC"
+expect_reply refresh ok "$OTHER_CC -> $OTHER_CC: applied"
+routes6 | grep -q "^unicast $FAR6 via $GW6 dev ${T_ID}va .*metric 4242 congctl $OTHER_CC" ||
+  { routes6; fail "bpftune's route for $FAR6 still uses the old gateway"; }
+[ "$(cc_of "$FAR6")" = "$OTHER_CC" ] || fail "$FAR6 is not reachable through the new gateway"
+
 note "refusals name the field"
 SR bad_alg --route "$FAR4" "$NOT_ALLOWED" "$OTHER_CC"
 expect_reply bad_alg rejected "field=new0 .*$NOT_ALLOWED is not in net.ipv4.tcp_allowed_congestion_control"
@@ -154,8 +165,7 @@ for _ in $(seq 1 200); do
     PENDING=1
     break
   fi
-  kill -CONT "$WRITER_PID"
-  sleep 0.002
+  kill -CONT "$WRITER_PID"  # stopped again at once: at most about one request completes
 done
 kill -9 "$ACT_PID"
 wait "$ACT_PID" 2>/dev/null || true

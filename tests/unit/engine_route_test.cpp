@@ -77,6 +77,7 @@ public:
     }
     r.ourAlg = alg;
     r.ourTable = r.covering.table;
+    r.ourNexthop = r.covering;
     return Ok{};
   }
   bpftune::Status remove(uint64_t cookie, const HostAddress& h, uint32_t table) override {
@@ -85,6 +86,7 @@ public:
     RouteLookup& r = state(cookie, h);
     r.ourAlg = NONE;
     r.ourTable = 0;
+    r.ourNexthop = {};
     return Ok{};
   }
 
@@ -189,6 +191,20 @@ TEST_F(EngineRouteTest, CompareAndSetPerHost) {
   EXPECT_EQ(same.status, Status::OK);
   EXPECT_NE(same.reason.find("nothing written"), std::string::npos) << same.reason;
   EXPECT_EQ(fake->calls.size(), 3U);
+}
+
+TEST_F(EngineRouteTest, AStaleNexthopIsRewrittenEvenForTheSameAlgorithm) {
+  ASSERT_EQ(engine->setSysctl(route("192.0.2.7", NONE, RENO), TUNER).status, Status::OK);
+  Answer same = engine->setSysctl(route("192.0.2.7", RENO, RENO), TUNER);
+  EXPECT_NE(same.reason.find("nothing written"), std::string::npos) << same.reason;
+  // The administrator moves the covering route to another gateway.
+  fake->state(COOKIE, host("192.0.2.7")).covering.gateway = host("10.0.0.254");
+  Answer refreshed = engine->setSysctl(route("192.0.2.7", RENO, RENO), TUNER);
+  EXPECT_EQ(refreshed.status, Status::OK) << refreshed.reason;
+  ASSERT_EQ(fake->calls.size(), 2U);
+  EXPECT_EQ(fake->calls[1].nexthop.gateway, host("10.0.0.254"));
+  EXPECT_EQ(fake->state(COOKIE, host("192.0.2.7")).ourNexthop.gateway, host("10.0.0.254"));
+  EXPECT_EQ(recordsOf(RecordKind::INTENT).back().route.gateway, host("10.0.0.254"));
 }
 
 TEST_F(EngineRouteTest, RefusalsNameTheField) {

@@ -454,7 +454,8 @@ int routeScenario() {
           "bpftune's route as ip shows it: " + routes);
     WriterReply after = writer.exchange(routeRequest(LOOKUP, "10.9.1.1", self));
     check(after.ourAlg == RENO && after.ourTable == RT_TABLE_MAIN &&
-              after.covering.coveringLen == 16,
+              after.covering.coveringLen == 16 && after.ours.coveringLen == 32 &&
+              after.ours.gateway == HostAddress::parse("10.8.0.2")->bytes,
           "lookup with ours in place");
     // Creating again is refused by the kernel (CREATE|EXCL); replacing needs ours expected.
     check(writer.call(fromLookup(found, "10.9.1.1", RENO, RENO, self)) == 0, "replace ours");
