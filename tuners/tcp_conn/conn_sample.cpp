@@ -3,8 +3,6 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
 
 namespace bpftune::tuners::tcp_conn {
 namespace {
@@ -20,8 +18,8 @@ int64_t clampRate(double bps) {
   if (!(bps > 0)) {
     return 0;
   }
-  constexpr double MAX = static_cast<double>(std::numeric_limits<int64_t>::max() / 2);
-  return static_cast<int64_t>(std::min(bps, MAX));
+  constexpr double MAX_BPS = 1e18;  // far above any link, far below INT64_MAX
+  return static_cast<int64_t>(std::min(bps, MAX_BPS));
 }
 
 }  // namespace

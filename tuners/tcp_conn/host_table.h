@@ -3,11 +3,11 @@
 // is found again through the actuator's STALE answer (the route is the actuator's to keep).
 #pragma once
 
-#include <compare>
 #include <cstddef>
 #include <cstdint>
 #include <list>
 #include <map>
+#include <utility>
 
 #include "host_address.h"
 #include "host_state.h"
@@ -33,11 +33,7 @@ public:
   const std::list<HostState>& byRecency() const { return order; }
 
 private:
-  struct Key {
-    uint64_t netns = 0;
-    HostAddress host;
-    auto operator<=>(const Key& other) const = default;
-  };
+  using Key = std::pair<uint64_t, HostAddress>;  // (netns cookie, host)
 
   size_t cap;
   uint64_t evictions = 0;

@@ -114,7 +114,9 @@ private:
                                        const std::vector<Arm>& options,
                                        const Arm& greedy,
                                        uint64_t now);
-  std::string compare(const HostState& host, const Arm& chosen, const std::vector<Arm>& options);
+  std::string compare(const HostState& host,
+                      const Arm& chosen,
+                      const std::vector<Arm>& options) const;
   std::string measuredList(const HostState& host, const std::vector<Arm>& options) const;
   Proposal propose(
       HostState& host, CongAlg route, ScenarioId scenario, std::string why, uint64_t now);
@@ -385,7 +387,7 @@ std::optional<Proposal> TcpConnTuner::randomChoice(HostState& host,
 // host has now, or against the next best when that one is no option any more.
 std::string TcpConnTuner::compare(const HostState& host,
                                   const Arm& chosen,
-                                  const std::vector<Arm>& options) {
+                                  const std::vector<Arm>& options) const {
   const CongAlg now = host.effectiveAlg();
   CongAlg other = CongAlg::NONE;
   if (now != CongAlg::NONE && now != chosen.alg && host.algs[slotOf(now)].count > 0) {
