@@ -22,7 +22,8 @@ struct TcpConnConfig {
   // duplicates are ignored. The namespace default (the event's sysctl[1]) is always an option
   // too, as "no route" (NONE), whether listed here or not.
   std::vector<proto::CongAlg> candidates;
-  // Seeds the exploration draws: the same seed and events give the same proposals.
+  // Seeds the exploration draws: the same seed and events give the same proposals. The
+  // collector seeds it from the clock or getrandom; tests fix it.
   uint64_t seed = 0x7463705f636f6e6eULL;
   // Hosts remembered (LRU; the least recently seen host is forgotten first). ~0.5 KiB each.
   size_t maxHosts = 4096;
@@ -30,7 +31,8 @@ struct TcpConnConfig {
   double epsilon = 0.05;
   // Learning starts at this many measured connections to the host (upstream: the 4th).
   uint32_t minConnections = 4;
-  // As bpftune's -r: the EWMA moves 1/2^(6 - rate) of the way to each new cost (1/4 at 4).
+  // As bpftune's -r: each algorithm's mean min_rtt and delivery rate move 1/2^(6 - rate) of the
+  // way to each new connection's (1/4 at the default 4); its cost is computed from those.
   int learningRate = LearningRate::DEFAULT_RATE;
   // A connection is measured only when it delivered and sent at least this many data segments:
   // below it the rate sample is a slow-start or control-connection artefact (the spike's
