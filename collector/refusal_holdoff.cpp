@@ -7,8 +7,9 @@ namespace bpftune::collector {
 bool RefusalHoldoff::held(proto::TunerId tuner,
                           uint64_t netns,
                           proto::TunableId tunable,
-                          uint64_t nowNs) const {
-  auto it = holds.find({tuner, netns, tunable});
+                          uint64_t nowNs,
+                          const HostAddress& host) const {
+  auto it = holds.find({tuner, netns, tunable, host});
   return it != holds.end() && nowNs < it->second.untilNs;
 }
 
@@ -28,8 +29,9 @@ void RefusalHoldoff::makeRoom(uint64_t nowNs) {
 void RefusalHoldoff::rejected(proto::TunerId tuner,
                               uint64_t netns,
                               proto::TunableId tunable,
-                              uint64_t nowNs) {
-  const Key key{tuner, netns, tunable};
+                              uint64_t nowNs,
+                              const HostAddress& host) {
+  const Key key{tuner, netns, tunable, host};
   auto it = holds.find(key);
   if (it == holds.end()) {
     makeRoom(nowNs);
@@ -40,8 +42,11 @@ void RefusalHoldoff::rejected(proto::TunerId tuner,
   hold.untilNs = nowNs + hold.lengthNs;
 }
 
-void RefusalHoldoff::applied(proto::TunerId tuner, uint64_t netns, proto::TunableId tunable) {
-  holds.erase({tuner, netns, tunable});
+void RefusalHoldoff::applied(proto::TunerId tuner,
+                             uint64_t netns,
+                             proto::TunableId tunable,
+                             const HostAddress& host) {
+  holds.erase({tuner, netns, tunable, host});
 }
 
 void RefusalHoldoff::forget(uint64_t netns) {
