@@ -6,6 +6,7 @@
 #include "priv_writer.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -96,6 +97,17 @@ std::string statusField(pid_t pid, const std::string& key) {
   return "";
 }
 
+// The writer with a channel to the netns opener that nobody serves (no test here asks for another
+// namespace); the test keeps the other end open.
+Result<PrivWriter> spawnWriter(std::optional<Identity> identity, UniqueFd& openerEnd) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+    return makeError("socketpair", errno);
+  }
+  openerEnd.reset(pair[0]);
+  return PrivWriter::spawn(identity, UniqueFd(pair[1]));
+}
+
 int reap(pid_t pid) {
   int status = 0;
   if (::waitpid(pid, &status, 0) != pid) {
@@ -105,7 +117,8 @@ int reap(pid_t pid) {
 }
 
 TEST(WriterProcess, RefusesBadRequestsUnderItsFilterAndKeepsServing) {
-  auto spawned = PrivWriter::spawn(std::nullopt);
+  UniqueFd opener;
+  auto spawned = spawnWriter(std::nullopt, opener);
   ASSERT_TRUE(spawned.ok()) << spawned.error().message;
   std::optional<PrivWriter> writer(std::move(*spawned));
   const pid_t pid = writer->pid();
@@ -124,7 +137,8 @@ TEST(WriterProcess, RefusesBadRequestsUnderItsFilterAndKeepsServing) {
 }
 
 TEST(WriterProcess, ItsDeathIsFatalToTheCaller) {
-  auto writer = PrivWriter::spawn(std::nullopt);
+  UniqueFd opener;
+  auto writer = spawnWriter(std::nullopt, opener);
   ASSERT_TRUE(writer.ok()) << writer.error().message;
   EXPECT_EQ(writer->call({0, 0, Values{}}), EINVAL);
   ASSERT_EQ(::kill(writer->pid(), SIGKILL), 0);
@@ -141,7 +155,8 @@ TEST(WriterProcess, RunsAsTheIdentityWithExactlyNetAdminAndSysAdmin) {
     std::puts("SKIP: needs root to change uid");
     GTEST_SKIP();
   }
-  auto spawned = PrivWriter::spawn(Identity{65534, 65534});
+  UniqueFd opener;
+  auto spawned = spawnWriter(Identity{65534, 65534}, opener);
   ASSERT_TRUE(spawned.ok()) << spawned.error().message;
   std::optional<PrivWriter> writer(std::move(*spawned));
   EXPECT_EQ(writer->call({FLAG, 0, Values{1, 1, 1}}), EINVAL);
