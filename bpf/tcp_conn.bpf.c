@@ -180,6 +180,8 @@ SEC("iter/tcp")
 int live_switch(struct bpf_iter__tcp* ctx) {
   char bbr[4] = "bbr";
   struct sock_common* skc = ctx->sk_common;
+  __u64 key = (__u64)skc;
+  struct conn_start* start;
   struct bpftune_event* ev;
   struct tcp_sock* tp;
   __u32 from;
@@ -206,6 +208,8 @@ int live_switch(struct bpf_iter__tcp* ctx) {
   live_switch_budget--;
   __builtin_memset(ev, 0, sizeof(*ev));
   fill_head(ev, skc, TCP_CONN_EV_LIVE_SWITCH);
+  start = bpf_map_lookup_elem(&conn_starts, &key);
+  if (start) ev->limit = (ev->ts_ns - start->ts_ns) / 1000;
   ev->srtt_us = tp->srtt_us >> 3;
   ev->sysctl[TCP_CONN_SWITCH_FROM] = from;
   ev->sysctl[TCP_CONN_SWITCH_TO] = cong_alg(tp->inet_conn.icsk_ca_ops);

@@ -29,7 +29,8 @@ enum bpftune_tcp_conn_detail_slot {
   TCP_CONN_DETAIL_MSS = 3,              /* tp->mss_cache */
 };
 
-/* sysctl[] slots. TCP_CONN_EV_LIVE_SWITCH: [0] from, [1] to (always bbr). */
+/* sysctl[] slots. TCP_CONN_EV_LIVE_SWITCH: [0] from, [1] to (always bbr); its limit is the µs
+ * since ESTABLISHED (0: unknown) and ns_values[1], [2] total_retrans and segs_out. */
 enum bpftune_tcp_conn_sysctl_slot {
   TCP_CONN_ALG = 0,         /* the connection's proto::CongAlg (0: outside the enum) */
   TCP_CONN_NS_DEFAULT = 1,  /* its namespace's tcp_congestion_control as a CongAlg */

@@ -64,7 +64,7 @@ void Daemon::reportLiveSwitch(Slot& slot, const bpftune_event& event) {
   const uint64_t now = monotonicNs();
   const uint64_t latencyUs = now > event.ts_ns ? (now - event.ts_ns) / 1000 : 0;
   const auto tuner = static_cast<proto::TunerId>(slot.tunerId);
-  std::string line = describeLiveSwitch(report, *reply, latencyUs);
+  std::string line = describeLiveSwitch(report, *reply, latencyUs, event.limit);
   if (reply->status == proto::Status::OK) {
     ++st.journaled;
     holdoff.applied(tuner, homeCookie, proto::TunableId::SOCKET_CONGCTL);

@@ -3,20 +3,12 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <cstring>
 
+#include "conn_sample.h"
 #include "tunable_table.h"
 
 namespace bpftune::collector {
 namespace {
-
-proto::CongAlg congAlg(int64_t value) {
-  if (value < static_cast<int64_t>(proto::CongAlg::RENO) ||
-      value > static_cast<int64_t>(proto::CongAlg::DCTCP)) {
-    return proto::CongAlg::NONE;
-  }
-  return static_cast<proto::CongAlg>(value);
-}
 
 std::string algName(proto::CongAlg alg) {
   return std::string(policy::congAlgName(static_cast<int64_t>(alg)));
@@ -28,25 +20,13 @@ bool isLiveSwitch(const bpftune_event& event) {
   return event.tuner == BPFTUNE_TUNER_TCP_CONN && event.kind == TCP_CONN_EV_LIVE_SWITCH;
 }
 
-HostAddress eventHost(const bpftune_event& event) {
-  HostAddress host;
-  if (event.family == AF_INET) {
-    host.family = AF_INET;
-    std::memcpy(host.bytes.data(), event.daddr, 4);
-  } else if (event.family == AF_INET6) {
-    host.family = AF_INET6;
-    std::memcpy(host.bytes.data(), event.daddr, sizeof(event.daddr));
-  }
-  return host;
-}
-
 actuator::LiveSwitchReport liveSwitchReport(const bpftune_event& event) {
   actuator::LiveSwitchReport report;
   report.tuner = proto::TunerId::TCP_CONN;
   report.netnsCookie = event.netns_cookie;
-  report.host = eventHost(event);
-  report.fromAlg = congAlg(event.sysctl[0]);
-  report.toAlg = congAlg(event.sysctl[1]);
+  report.host = tuners::tcp_conn::eventHost(event);
+  report.fromAlg = tuners::tcp_conn::congAlgOf(event.sysctl[0]);
+  report.toAlg = tuners::tcp_conn::congAlgOf(event.sysctl[1]);
   report.localPort = event.sport;
   report.remotePort = event.dport;
   // total_retrans and segs_out are u32 in the kernel.
@@ -58,7 +38,8 @@ actuator::LiveSwitchReport liveSwitchReport(const bpftune_event& event) {
 
 std::string describeLiveSwitch(const actuator::LiveSwitchReport& r,
                                const actuator::ClientReply& reply,
-                               uint64_t latencyUs) {
+                               uint64_t latencyUs,
+                               int64_t ageUs) {
   const std::string where = r.host.family == AF_INET6 ? "[" + r.host.text() + "]" : r.host.text();
   std::string line =
       "tcp_conn: " + std::string(policy::scenarioName(proto::ScenarioId::CONGCTL_LIVE_SWITCH)) +
@@ -73,7 +54,8 @@ std::string describeLiveSwitch(const actuator::LiveSwitchReport& r,
     line += " reason=\"" + reply.reason + "\"";
   }
   return line + "; why: " + std::to_string(r.retransmits) + " of " + std::to_string(r.segsOut) +
-         " segments sent were retransmitted (more than 1/64)";
+         " segments sent were retransmitted (more than 1/64)" +
+         (ageUs > 0 ? ", " + std::to_string(ageUs / 1000) + " ms after it was established" : "");
 }
 
 }  // namespace bpftune::collector

@@ -8,23 +8,22 @@
 
 #include "client.h"
 #include "events.h"
-#include "host_address.h"
 
 namespace bpftune::collector {
 
 bool isLiveSwitch(const bpftune_event& event);
 
-// The event's remote host (daddr/family); empty for a family other than AF_INET/AF_INET6.
-HostAddress eventHost(const bpftune_event& event);
-
-// An algorithm value outside proto::CongAlg becomes NONE (the actuator refuses it as such).
+// The host as the tuner reads it (tuners/tcp_conn eventHost); an algorithm value outside
+// proto::CongAlg becomes NONE (the actuator refuses it as such).
 actuator::LiveSwitchReport liveSwitchReport(const bpftune_event& event);
 
 // "tcp_conn: <scenario> (<its description>): connection to 10.0.0.2:5201 from local port 40000
 // in netns 3 switched cubic -> bbr: ok journal_seq=12 latency_us=800; why: 40 of 1200 segments
-// sent were retransmitted (more than 1/64)"
+// sent were retransmitted (more than 1/64), 350 ms after it was established"; ageUs is the
+// event's limit (0: the start is unknown).
 std::string describeLiveSwitch(const actuator::LiveSwitchReport& report,
                                const actuator::ClientReply& reply,
-                               uint64_t latencyUs);
+                               uint64_t latencyUs,
+                               int64_t ageUs);
 
 }  // namespace bpftune::collector

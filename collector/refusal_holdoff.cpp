@@ -9,7 +9,7 @@ bool RefusalHoldoff::held(proto::TunerId tuner,
                           proto::TunableId tunable,
                           uint64_t nowNs,
                           const HostAddress& host) const {
-  auto it = holds.find({tuner, netns, tunable, host});
+  auto it = holds.find(key(tuner, netns, tunable, host));
   return it != holds.end() && nowNs < it->second.untilNs;
 }
 
@@ -31,11 +31,11 @@ void RefusalHoldoff::rejected(proto::TunerId tuner,
                               proto::TunableId tunable,
                               uint64_t nowNs,
                               const HostAddress& host) {
-  const Key key{tuner, netns, tunable, host};
-  auto it = holds.find(key);
+  const Key k = key(tuner, netns, tunable, host);
+  auto it = holds.find(k);
   if (it == holds.end()) {
     makeRoom(nowNs);
-    it = holds.emplace(key, Hold{}).first;
+    it = holds.emplace(k, Hold{}).first;
   }
   Hold& hold = it->second;
   hold.lengthNs = hold.lengthNs == 0 ? FIRST_NS : std::min(hold.lengthNs * 2, MAX_NS);
@@ -46,7 +46,7 @@ void RefusalHoldoff::applied(proto::TunerId tuner,
                              uint64_t netns,
                              proto::TunableId tunable,
                              const HostAddress& host) {
-  holds.erase({tuner, netns, tunable, host});
+  holds.erase(key(tuner, netns, tunable, host));
 }
 
 void RefusalHoldoff::forget(uint64_t netns) {

@@ -38,7 +38,15 @@ public:
   void forget(uint64_t netns);
 
 private:
-  using Key = std::tuple<proto::TunerId, uint64_t, proto::TunableId, HostAddress>;
+  // The host as integers (family, word0, word1): clang-tidy 14 misreads HostAddress's defaulted
+  // <=> when it is instantiated (modernize-use-nullptr).
+  using Key = std::tuple<proto::TunerId, uint64_t, proto::TunableId, uint8_t, uint64_t, uint64_t>;
+  static Key key(proto::TunerId tuner,
+                 uint64_t netns,
+                 proto::TunableId tunable,
+                 const HostAddress& host) {
+    return {tuner, netns, tunable, host.family, host.word0(), host.word1()};
+  }
   struct Hold {
     uint64_t untilNs = 0;
     uint64_t lengthNs = 0;

@@ -196,6 +196,12 @@ note "the collector holds $(wc -l <"$WORK/progs") programs: $(awk '{print $2}' "
 grep -q " live_switch$" "$WORK/progs" || fail "live_switch is not among the collector's programs"
 grep -q " inet_sock_set_state$" "$WORK/progs" || fail "inet_sock_set_state is not among them"
 [ -s "$WORK/links" ] || fail "the collector holds no BPF link"
+# Its report journaled before the kill, so that a late one cannot pass for an action after it.
+for _ in $(seq 1 40); do
+  journal_has_switch "$V4_B" "$LPORT" "$PORT" && break
+  sleep 0.05
+done
+journal_has_switch "$V4_B" "$LPORT" "$PORT" || fail "no liveSwitch record for port $LPORT"
 SWITCHES=$("$BPFTUNE" journal --state-dir "$STATE_DIR" | grep -c " liveSwitch " || true)
 kill -9 "$COL_PID"
 wait "$COL_PID" 2>/dev/null || true
