@@ -375,6 +375,9 @@ void Daemon::handleReply(Slot& slot,
       values.learn(target, proposal.tunable, proposal.newValues, monotonicNs());
     }
   }
+  if (reply.status == proto::Status::PAUSED) {
+    actuatorPaused = true;
+  }
   if (reply.status == proto::Status::OVERRIDDEN) {
     namespaces.disable(proposal.tuner, target);
   } else if (reply.status == proto::Status::GONE) {

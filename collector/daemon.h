@@ -125,6 +125,9 @@ private:
   uint64_t unknownTunerEvents = 0;
   std::set<proto::TunableId> unreadable;  // logged once each
   RefusalHoldoff holdoff;
+  // The actuator answered PAUSED (an administrator rolled back): iterators that act wait until
+  // the resume epoch changes.
+  bool actuatorPaused = false;
   std::string lastStatus;
   bool statusErrorLogged = false;
   std::chrono::steady_clock::time_point lastStatusWrite{};

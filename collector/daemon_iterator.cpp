@@ -18,9 +18,10 @@ void Daemon::runIterators() {
   }
 }
 
-// An action nobody can journal is not taken: the iterator waits while the tuner is stopped in
-// this namespace (an administrator's write, a rollback's pause shows as refusals), while the
-// actuator is unreachable, and while it refuses the reports (refusal hold-off).
+// An action nobody can journal, or that an administrator stopped, is not taken: the iterator
+// waits while the tuner is stopped in this namespace (an administrator's write), while the
+// actuator is unreachable or paused by a rollback (a PAUSED answer to any request, until the
+// resume epoch changes), and while it refuses the reports (refusal hold-off).
 void Daemon::runIterator(Slot& slot, IteratorAction& action) {
   IteratorStatus& st = slot.status.iterator;
   const auto tuner = static_cast<proto::TunerId>(slot.tunerId);
@@ -29,6 +30,8 @@ void Daemon::runIterator(Slot& slot, IteratorAction& action) {
     skip = "tuner stopped in this netns";
   } else if (!actuator.connected()) {
     skip = "actuator not connected";
+  } else if (actuatorPaused) {
+    skip = "actuator paused by a rollback (until `bpftune resume`)";
   } else if (holdoff.held(tuner, homeCookie, action.reportedAs(), monotonicNs())) {
     skip = "held back after a refused report";
   }
@@ -65,6 +68,9 @@ void Daemon::reportLiveSwitch(Slot& slot, const bpftune_event& event) {
   const uint64_t latencyUs = now > event.ts_ns ? (now - event.ts_ns) / 1000 : 0;
   const auto tuner = static_cast<proto::TunerId>(slot.tunerId);
   std::string line = describeLiveSwitch(report, *reply, latencyUs, event.limit);
+  if (reply->status == proto::Status::PAUSED) {
+    actuatorPaused = true;
+  }
   if (reply->status == proto::Status::OK) {
     ++st.journaled;
     holdoff.applied(tuner, homeCookie, proto::TunableId::SOCKET_CONGCTL);
