@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# tcp_conn on the real kernel: the congestion control algorithm learned per destination from the
+# connections that closed, applied as bpftune's own host route (proto 249, metric 4242, congctl)
+# in the client's namespace (impair_lib.sh has the topology). C sends many short transfers to two
+# hosts: L behind random loss and real delay, K clean.
+#   1. Baseline, no daemon running: C's default, cubic, to both hosts.
+#   2. With the daemons (tcp_conn only), rounds of one transfer to each host until L runs bbr:
+#      L gets a route with congctl bbr, journaled for L's address; a fresh transfer to L beats the
+#      baseline by a clear factor; K keeps a choice other than L's and its fresh transfers are not
+#      slower than its baseline. Prints how many connections convergence took and the
+#      trigger-to-route latency.
+#   3. `bpftune rollback` leaves no proto 249 route, and the journal has the removals.
+# Usage: tcp_conn_converge.sh LOSS_DROP_OBJ DELAY_LINE
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/impair_lib.sh"
+LOSS_OBJ_ARG=${1:?usage: $0 loss_drop.bpf.o delay_line}
+DELAY_LINE_ARG=${2:?usage: $0 loss_drop.bpf.o delay_line}
+require_env
+
+# 1 MB is ~700 segments: above the tuner's 100-segment floor and the 256 segments its loss fast
+# path wants, and long enough for 3 % loss at 5 ms to cost cubic ~5x (bench/README.md).
+SIZE=${SIZE:-1000000}
+LOSS=${LOSS:-300}           # per 10 000
+DELAY_MS=${DELAY_MS:-5}
+BASE_N=${BASE_N:-5}         # baseline transfers per host
+FRESH_N=${FRESH_N:-5}       # after convergence, per host
+MIN_ROUNDS=${MIN_ROUNDS:-8} # K needs a few connections per algorithm before it has a choice
+MAX_ROUNDS=${MAX_ROUNDS:-32}
+L_FACTOR=${L_FACTOR:-2}     # fresh L must beat the baseline by this much
+K_FLOOR=${K_FLOOR:-0.85}    # fresh K must keep this share of its baseline
+TUNERS=tcp_conn
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+algs_of() { awk -v a="$1" '$1 == a {print $3}' "$2" | tr '\n' ' '; }
+# Connections to host $1 (in the transfer log $2) up to and including the last one that did not
+# run bbr, plus one: the connection from which on L runs bbr.
+converged_after() {
+  awk -v a="$1" '$1 == a {n++; if ($3 != "bbr") last = n} END {print last + 1}' "$2"
+}
+tail_bbr() {  # the last $3 connections to $1 in $2 all ran bbr
+  [ "$(awk -v a="$1" '$1 == a {print $3}' "$2" | tail -n "$3" | grep -c '^bbr$')" = "$3" ]
+}
+ratio() { python3 -c 'import sys; a, b = map(float, sys.argv[1:]); print("%.2f" % (a / b if b else 0))' "$@"; }
+at_least() { python3 -c 'import sys; a, b = map(float, sys.argv[1:]); sys.exit(0 if a >= b else 1)' "$@"; }
+
+T_START=$(now_ms)
+impair_setup 200mbit "$LOSS_OBJ_ARG" "$DELAY_LINE_ARG"
+impair_loss "$LOSS"
+impair_delay "$DELAY_MS"
+note "C -> L $L_ADDR (via $L_GW): $LOSS/10000 loss, ${DELAY_MS} ms delay; C -> K $K_ADDR: clean;" \
+  "C's default $(in_a cat /proc/sys/net/ipv4/tcp_congestion_control); $SIZE bytes per transfer"
+[ -z "$(our_routes)" ] || fail "proto 249 routes in C before the daemons ran"
+
+# ---- 1. baseline ----
+T1=$(now_ms)
+conn_send "$SIZE" "$BASE_N" L K >"$WORK/baseline.txt" || fail "baseline transfers failed"
+BASE_L=$(median_rate "$L_ADDR" <"$WORK/baseline.txt")
+BASE_K=$(median_rate "$K_ADDR" <"$WORK/baseline.txt")
+note "baseline (no daemon, $(( $(now_ms) - T1 )) ms): L median $BASE_L Mbit/s" \
+  "[$(algs_of "$L_ADDR" "$WORK/baseline.txt")], K median $BASE_K Mbit/s" \
+  "[$(algs_of "$K_ADDR" "$WORK/baseline.txt")]"
+grep -qv " cubic " "$WORK/baseline.txt" && fail "a baseline connection did not run cubic"
+
+# ---- 2. convergence ----
+start_actuator
+start_collector
+T2=$(now_ms)
+: >"$WORK/converge.txt"
+ROUNDS=0
+while [ "$ROUNDS" -lt "$MAX_ROUNDS" ]; do
+  conn_send "$SIZE" 4 L K >>"$WORK/converge.txt" || fail "transfers failed during convergence"
+  ROUNDS=$(( ROUNDS + 4 ))
+  [ "$ROUNDS" -ge "$MIN_ROUNDS" ] && [ "$(route_alg "$L_ADDR")" = bbr ] &&
+    tail_bbr "$L_ADDR" "$WORK/converge.txt" 3 && [ "$(route_alg "$K_ADDR")" != bbr ] && break
+done
+CONVERGE_MS=$(( $(now_ms) - T2 ))
+L_AFTER=$(converged_after "$L_ADDR" "$WORK/converge.txt")
+note "convergence phase: $ROUNDS rounds in $CONVERGE_MS ms; algorithms per connection:"
+echo "    L: $(algs_of "$L_ADDR" "$WORK/converge.txt")"
+echo "    K: $(algs_of "$K_ADDR" "$WORK/converge.txt")"
+note "routes of bpftune's in C:"
+our_routes | sed 's/^/    /'
+L_ALG=$(route_alg "$L_ADDR")
+K_ALG=$(route_alg "$K_ADDR")
+[ "$L_ALG" = bbr ] || fail "L ($L_ADDR) has route congctl '$L_ALG' after $ROUNDS rounds, not bbr"
+tail_bbr "$L_ADDR" "$WORK/converge.txt" 3 || fail "L's last connections did not all run bbr"
+[ "$K_ALG" != "$L_ALG" ] || fail "K ($K_ADDR) ended on the same choice as L ($K_ALG)"
+note "L converged to bbr from its connection #$L_AFTER; K's choice: $K_ALG" \
+  "(none = no route, C's default cubic)"
+
+# Fresh transfers, interleaved as before.
+conn_send "$SIZE" "$FRESH_N" L K >"$WORK/fresh.txt" || fail "fresh transfers failed"
+FRESH_L=$(median_rate "$L_ADDR" <"$WORK/fresh.txt")
+FRESH_K=$(median_rate "$K_ADDR" <"$WORK/fresh.txt")
+note "L: baseline $BASE_L -> fresh $FRESH_L Mbit/s ($(ratio "$FRESH_L" "$BASE_L")x)" \
+  "[$(algs_of "$L_ADDR" "$WORK/fresh.txt")]"
+note "K: baseline $BASE_K -> fresh $FRESH_K Mbit/s ($(ratio "$FRESH_K" "$BASE_K")x)" \
+  "[$(algs_of "$K_ADDR" "$WORK/fresh.txt")]"
+at_least "$FRESH_L" "$(python3 -c "print($BASE_L * $L_FACTOR)")" ||
+  fail "L: fresh $FRESH_L Mbit/s is not ${L_FACTOR}x the cubic baseline $BASE_L"
+at_least "$FRESH_K" "$(python3 -c "print($BASE_K * $K_FLOOR)")" ||
+  fail "K: fresh $FRESH_K Mbit/s fell below ${K_FLOOR}x its baseline $BASE_K"
+
+"$BPFTUNE" journal --state-dir "$STATE_DIR" >"$WORK/journal.txt"
+grep -q "outcome tuner=tcp_conn .*net.route.host.congctl host=$L_ADDR .* -> bbr .*result=applied" \
+  "$WORK/journal.txt" ||
+  { grep "congctl" "$WORK/journal.txt"; fail "no applied bbr route journaled for L ($L_ADDR)"; }
+note "journal, tcp_conn outcomes:"
+grep "outcome tuner=tcp_conn" "$WORK/journal.txt" | sed 's/^/    /' | head -n 12
+note "trigger-to-route latency (event -> actuator reply), microseconds:"
+grep "net.route.host.congctl" "$WORK/collector.log" | grep -o "latency_us=[0-9]*" | cut -d= -f2 |
+  sort -n | awk '{v[NR]=$1} END {if (NR) printf "    n=%d min=%d median=%d max=%d\n", NR, v[1],
+    v[int((NR+1)/2)], v[NR]; else print "    none logged"}'
+
+# ---- 3. rollback ----
+ROUTED_HOSTS=$(our_routes | awk '{print $1}')
+"$BPFTUNE" rollback --run-dir "$RUN_DIR" --state-dir "$STATE_DIR" >"$WORK/rollback.out" 2>&1 ||
+  { cat "$WORK/rollback.out"; fail "rollback failed"; }
+LEFT=$(our_routes; in_a ip -6 route show proto 249)
+[ -z "$LEFT" ] || { echo "$LEFT"; fail "proto 249 routes left in C after rollback"; }
+"$BPFTUNE" journal --state-dir "$STATE_DIR" >"$WORK/journal.txt"
+for host in $ROUTED_HOSTS; do
+  grep -q "outcome .*scenario=\"rollback\" .*net.route.host.congctl host=$host .*result=applied" \
+    "$WORK/journal.txt" ||
+    { grep "rollback" "$WORK/journal.txt"; fail "no journaled rollback for $host's route"; }
+done
+note "rollback removed the routes of: ${ROUTED_HOSTS//$'\n'/ }"
+stop_daemons
+assert_verify
+note "PASS: L $BASE_L -> $FRESH_L Mbit/s (bbr from connection #$L_AFTER), K $BASE_K ->" \
+  "$FRESH_K Mbit/s ($K_ALG); total $(( $(now_ms) - T_START )) ms"
