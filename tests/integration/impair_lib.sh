@@ -40,7 +40,9 @@ in_r() { nsenter --net="/run/netns/$NS_R" "$@"; }
 impair_cleanup() {
   local rc=$?
   set +e
+  # Each exits on SIGTERM; the wait keeps bash from reporting them as killed.
   for pid in "${SERVER_PIDS[@]}" $DELAY_PID; do kill "$pid" 2>/dev/null; done
+  for pid in "${SERVER_PIDS[@]}" $DELAY_PID; do wait "$pid" 2>/dev/null; done
   [ -n "$ALLOWED_SAVED" ] && echo "$ALLOWED_SAVED" >"$ALLOWED_CC"
   for ns in "$NS_R" "$NS_L"; do
     ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
