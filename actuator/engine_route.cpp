@@ -233,6 +233,7 @@ std::optional<Answer> Engine::checkLiveSwitch(const ReportedLiveSwitch& report) 
 }
 
 // Journaled also while paused: the switch already happened, and the audit trail must have it.
+// The answer is then PAUSED, so the collector stops switching until `bpftune resume`.
 Answer Engine::reportLiveSwitch(const ReportedLiveSwitch& report, Peer peer) {
   if (auto refusal = checkLiveSwitch(report)) {
     return *refusal;
@@ -278,6 +279,10 @@ Answer Engine::reportLiveSwitch(const ReportedLiveSwitch& report, Peer peer) {
              std::to_string(report.socket.remotePort) + " in netns " +
              std::to_string(report.netnsCookie) + " from " + valueText(info, r.oldValues) + " to " +
              valueText(info, r.newValues) + " journaled";
+  if (isPaused) {
+    a.status = proto::Status::PAUSED;
+    a.reason += "; paused by a rollback: switch nothing more until `bpftune resume`";
+  }
   return a;
 }
 

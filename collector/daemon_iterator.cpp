@@ -69,12 +69,13 @@ void Daemon::reportLiveSwitch(Slot& slot, const bpftune_event& event) {
   const auto tuner = static_cast<proto::TunerId>(slot.tunerId);
   std::string line = describeLiveSwitch(report, *reply, latencyUs, event.limit);
   if (reply->status == proto::Status::PAUSED) {
-    actuatorPaused = true;
+    actuatorPaused = true;  // journaled all the same (journalSeq), but switch nothing more
   }
-  if (reply->status == proto::Status::OK) {
+  if (reply->status == proto::Status::OK ||
+      (reply->status == proto::Status::PAUSED && reply->journalSeq != 0)) {
     ++st.journaled;
     holdoff.applied(tuner, homeCookie, proto::TunableId::SOCKET_CONGCTL);
-    log::notice(line);
+    log::notice(line + (actuatorPaused ? "; live switch paused" : ""));
   } else {
     ++st.refused;
     holdoff.rejected(tuner, homeCookie, proto::TunableId::SOCKET_CONGCTL, now);

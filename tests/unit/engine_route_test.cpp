@@ -405,8 +405,12 @@ TEST_F(EngineRouteTest, LiveSwitchesAreJournaledAndNothingIsWritten) {
   EXPECT_TRUE(fake->calls.empty());
   // Not a change bpftune could roll back.
   EXPECT_NE(engine->rollbackAll(ADMIN).reason.find("nothing to roll back"), std::string::npos);
-  // Journaled also while paused: it already happened.
-  EXPECT_EQ(engine->reportLiveSwitch(liveSwitch("192.0.2.7"), TUNER).status, Status::OK);
+  // Journaled also while paused (it already happened), and answered PAUSED so the collector
+  // switches nothing more.
+  Answer paused = engine->reportLiveSwitch(liveSwitch("192.0.2.7"), TUNER);
+  EXPECT_EQ(paused.status, Status::PAUSED);
+  EXPECT_NE(paused.journalSeq, 0U);
+  EXPECT_EQ(recordsOf(RecordKind::LIVE_SWITCH).size(), 2U);
 }
 
 TEST_F(EngineRouteTest, LiveSwitchRefusalsNameTheField) {
