@@ -78,10 +78,10 @@ constexpr std::array<ScenarioInfo, 29> SCENARIOS = {{
     {ScenarioId::UDP_BUFFER_INCREASE, TunerId::UDP_BUFFER, "need to increase UDP buffer size(s)", "UDP sockets drop datagrams at a full receive buffer near the limit"},
     {ScenarioId::UDP_MEM_PRESSURE, TunerId::UDP_BUFFER, "approaching UDP memory pressure", "UDP memory use is near the pressure threshold; raise the thresholds"},
     {ScenarioId::UDP_MEM_EXHAUSTION, TunerId::UDP_BUFFER, "approaching UDP memory exhaustion", "UDP memory use is near the maximum; raise it within a quarter of free memory"},
-    {ScenarioId::CONGCTL_EXPLORE, TunerId::TCP_CONN, "specify TCP congestion control algorithm", "explore: measure an algorithm not yet tried for this host (or, rarely, a random one)"},
-    {ScenarioId::CONGCTL_SELECT, TunerId::TCP_CONN, "specify TCP congestion control algorithm", "the algorithm with the lowest learned cost (RTT excess + delivery-rate deficit) for this host"},
-    {ScenarioId::CONGCTL_LOSS, TunerId::TCP_CONN, "specify TCP congestion control algorithm", "connections to this host retransmit more than 1/64 of their segments: use bbr"},
-    {ScenarioId::CONGCTL_LIVE_SWITCH, TunerId::TCP_CONN, "specify TCP congestion control algorithm", "a live connection retransmits more than 1/64 of its segments: switched to bbr in place"},
+    {ScenarioId::CONGCTL_EXPLORE, TunerId::TCP_CONN, "specify TCP congestion control algorithm (explore)", "explore: measure an algorithm not yet tried for this host (or, rarely, a random one)"},
+    {ScenarioId::CONGCTL_SELECT, TunerId::TCP_CONN, "specify TCP congestion control algorithm (learned best)", "the algorithm with the lowest learned cost (RTT excess + delivery-rate deficit) for this host"},
+    {ScenarioId::CONGCTL_LOSS, TunerId::TCP_CONN, "specify TCP congestion control algorithm (loss)", "connections to this host retransmit more than 1/64 of their segments: use bbr"},
+    {ScenarioId::CONGCTL_LIVE_SWITCH, TunerId::TCP_CONN, "specify TCP congestion control algorithm (live switch)", "a live connection retransmits more than 1/64 of its segments: switched to bbr in place"},
 }};
 // clang-format on
 
