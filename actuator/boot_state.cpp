@@ -29,7 +29,7 @@ void BootState::apply(const journal::Record& r) {
   if (r.bootId != bootId) {
     return;  // sysctls reset at reboot: older boots are audit history only
   }
-  Key key{r.netnsCookie, r.tunable};
+  Key key{r.netnsCookie, r.tunable, r.host};
   switch (r.kind) {
     case proto::RecordKind::INTENT: {
       auto [it, fresh] = keys.try_emplace(key);

@@ -1,19 +1,34 @@
-// What the journal says about the current boot: per (netns, tunable) the value before bpftune's
-// first change, the value bpftune last left there, and intents that never got an outcome.
+// What the journal says about the current boot: per (netns, tunable, host) the value before
+// bpftune's first change, the value bpftune last left there, and intents that never got an
+// outcome.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "host_address.h"
 #include "journal_record.h"
 
 namespace bpftune::actuator {
 
 using journal::Values;
-using Key = std::pair<uint64_t, proto::TunableId>;  // (netns cookie, tunable)
+// What bpftune changes: a sysctl of a namespace, or a per-host tunable (routeCongctl) of a
+// namespace for one remote host.
+struct Key {
+  uint64_t netns = 0;
+  proto::TunableId tunable = proto::TunableId::TCP_RMEM;
+  HostAddress host;  // empty for sysctls
+
+  // Spelled out: clang-tidy 14 misreads a defaulted operator<=> (modernize-use-nullptr).
+  bool operator==(const Key& other) const = default;
+  bool operator<(const Key& other) const {
+    return std::tie(netns, tunable, host) < std::tie(other.netns, other.tunable, other.host);
+  }
+};
 
 struct KeyState {
   uint8_t count = 0;

@@ -150,6 +150,26 @@ Result<ClientReply> ActuatorClient::setSysctl(const SetSysctlArgs& a) {
   s.setNew1(a.newValues[1]);
   s.setNew2(a.newValues[2]);
   s.setCauseNetnsCookie(a.causeNetnsCookie);
+  s.setHostFamily(a.host.family);
+  s.setHostAddress0(a.host.word0());
+  s.setHostAddress1(a.host.word1());
+  return call(message);
+}
+
+Result<ClientReply> ActuatorClient::reportLiveSwitch(const LiveSwitchReport& report) {
+  capnp::MallocMessageBuilder message;
+  auto r = message.initRoot<proto::Request>().initReportLiveSwitch();
+  r.setTuner(report.tuner);
+  r.setNetnsCookie(report.netnsCookie);
+  r.setHostFamily(report.host.family);
+  r.setHostAddress0(report.host.word0());
+  r.setHostAddress1(report.host.word1());
+  r.setFromAlg(report.fromAlg);
+  r.setToAlg(report.toAlg);
+  r.setLocalPort(report.localPort);
+  r.setRemotePort(report.remotePort);
+  r.setRetransmits(report.retransmits);
+  r.setSegsOut(report.segsOut);
   return call(message);
 }
 

@@ -10,6 +10,7 @@
 #include <kj/common.h>
 
 #include "bpftune.capnp.h"
+#include "host_address.h"
 #include "result.h"
 #include "unique_fd.h"
 
@@ -38,6 +39,25 @@ struct SetSysctlArgs {
   std::array<int64_t, 3> expected{};
   std::array<int64_t, 3> newValues{};
   uint64_t causeNetnsCookie = 0;  // netns whose event caused it (0: netnsCookie)
+  // routeCongctl: the remote host whose route carries the algorithm (family AF_INET or
+  // AF_INET6; an IPv4-mapped IPv6 address is sent as AF_INET). Empty (family 0) for every other
+  // tunable. For routeCongctl count is 1 and expected[0]/newValues[0] are proto::CongAlg values
+  // (NONE: no route of bpftune's for the host).
+  HostAddress host;
+};
+
+// The collector's BPF iterator switched a live connection's congestion control in place; the
+// actuator journals it (socketCongctl, a liveSwitch record) and writes nothing.
+struct LiveSwitchReport {
+  proto::TunerId tuner = proto::TunerId::TCP_CONN;
+  uint64_t netnsCookie = 0;
+  HostAddress host;  // the connection's remote host
+  proto::CongAlg fromAlg = proto::CongAlg::NONE;
+  proto::CongAlg toAlg = proto::CongAlg::BBR;
+  uint16_t localPort = 0;
+  uint16_t remotePort = 0;
+  uint32_t retransmits = 0;  // total_retrans when it was switched
+  uint32_t segsOut = 0;
 };
 
 // Someone other than bpftune wrote a tunable a tuner manages (seen by the cgroup/sysctl hook).
@@ -69,6 +89,9 @@ public:
   Result<ClientReply> rollback();  // admin socket only
   Result<ClientReply> setSysctl(const SetSysctlArgs& args);
   Result<ClientReply> reportOverride(const OverrideReport& report);
+  // OK with journalSeq of the liveSwitch record; REJECTED (field, reason) when invalid or over
+  // the rate of net.persock.tcp.congestion_control.
+  Result<ClientReply> reportLiveSwitch(const LiveSwitchReport& report);
   // Admin socket only. netnsCookie 0: every namespace (and lifts a rollback's pause).
   Result<ClientReply> resume(proto::TunerId tuner, uint64_t netnsCookie);
   // Sends a prepared Request (its id is overwritten) and waits for the reply. Any Error means

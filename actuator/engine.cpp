@@ -18,8 +18,8 @@ proto::OutcomeResult classify(const Values& actual, const journal::Record& inten
   return proto::OutcomeResult::MISMATCH;
 }
 
-std::string text(const Values& v, uint8_t count) {
-  return policy::valuesText(v, count);
+Key keyOf(const journal::Record& record) {
+  return Key{record.netnsCookie, record.tunable, record.host};
 }
 
 std::string resultText(proto::OutcomeResult r) {
@@ -40,26 +40,36 @@ std::string resultText(proto::OutcomeResult r) {
 
 }  // namespace
 
+std::string valueText(const policy::TunableInfo& info, const Values& values) {
+  if (info.kind != policy::ValueKind::CONG_ALG) {
+    return policy::valuesText(values, info.count);
+  }
+  return values[0] == ALG_FOREIGN ? "foreign" : std::string(policy::congAlgName(values[0]));
+}
+
+std::string hostSuffix(const Key& key) {
+  return key.host.empty() ? "" : " for " + key.host.text();
+}
+
 // NOLINTNEXTLINE(readability-function-size): member initialisation only
 Engine::Engine(const policy::Policy& policy,
                journal::Writer& journal,
                int sysnetFd,
                uint64_t ownCookie,
                journal::BootId bootId,
-               ForeignSysctls* foreign,
                uint32_t ownInode,
-               NeighTableWriter* neigh,
-               StaticKeyWriter* staticKeys)
+               Backends backends)
     : policy(policy),
       journal(journal),
       sysnetFd(sysnetFd),
       ownCookie(ownCookie),
       bootId(bootId),
       state(bootId),
-      foreign(foreign),
       ownInode(ownInode),
-      neigh(neigh),
-      staticKeys(staticKeys) {
+      foreign(backends.foreign),
+      neigh(backends.neigh),
+      staticKeys(backends.staticKeys),
+      routes(backends.routes) {
   for (const auto& stored : journal.records()) {
     state.apply(stored.record);
   }
@@ -74,6 +84,38 @@ Result<Values> Engine::readLive(uint64_t cookie, const policy::TunableInfo& info
                      EPERM);
   }
   return foreign->read(cookie, info);
+}
+
+Result<Values> Engine::readLive(const Key& key, const policy::TunableInfo& info) {
+  if (info.backend != policy::Backend::HOST_ROUTE) {
+    return readLive(key.netns, info);
+  }
+  auto route = lookupRoute(key.netns, key.host);
+  if (!route) {
+    return route.error();
+  }
+  return Values{route->ourAlg, 0, 0};
+}
+
+Result<RouteLookup> Engine::lookupRoute(uint64_t cookie, const HostAddress& host) {
+  if (routes == nullptr) {
+    return makeError("net.route.host.congctl: no route writer", EOPNOTSUPP);
+  }
+  return routes->lookup(cookie, host);
+}
+
+Status Engine::writeIntent(const journal::Record& intent, const policy::TunableInfo& info) {
+  if (info.backend != policy::Backend::HOST_ROUTE) {
+    return writeLive(intent.netnsCookie, info, intent.newValues);
+  }
+  if (routes == nullptr) {
+    return makeError("net.route.host.congctl: no route writer", EOPNOTSUPP);
+  }
+  if (intent.newValues[0] == static_cast<int64_t>(proto::CongAlg::NONE)) {
+    return routes->remove(intent.netnsCookie, intent.host, intent.route.table);
+  }
+  return routes->set(
+      intent.netnsCookie, intent.host, intent.newValues[0], intent.oldValues[0], intent.route);
 }
 
 Status Engine::writeLive(uint64_t cookie, const policy::TunableInfo& info, const Values& values) {
@@ -179,7 +221,9 @@ size_t Engine::recover() {
     r.requesterUid = intent.requesterUid;
     r.netnsInode = intent.netnsInode;
     r.causeNetnsCookie = intent.causeNetnsCookie;
-    auto live = readLive(intent.netnsCookie, *info);
+    r.host = intent.host;
+    r.route = intent.route;
+    auto live = readLive(keyOf(intent), *info);
     if (live) {
       r.actual = *live;
       r.result = classify(*live, intent);
@@ -191,9 +235,10 @@ size_t Engine::recover() {
     uint64_t seq = journal.append(r);
     state.apply(journal.records().back().record);
     log::notice("recovery: intent seq " + std::to_string(intent.seq) + " (" +
-                std::string(info->name) + " " + text(intent.oldValues, intent.count) + " -> " +
-                text(intent.newValues, intent.count) + ") had no outcome; " +
-                (live ? "live value " + text(r.actual, r.count)
+                std::string(info->name) + hostSuffix(keyOf(intent)) + " " +
+                valueText(*info, intent.oldValues) + " -> " + valueText(*info, intent.newValues) +
+                ") had no outcome; " +
+                (live ? "live value " + valueText(*info, r.actual)
                       : "live value unreadable (" + describe(live.error()) + ")") +
                 ": " + resultText(r.result) + " (recorded as seq " + std::to_string(seq) + ")");
     ++resolved;
@@ -218,13 +263,13 @@ Answer Engine::refuse(proto::Status status,
 Answer Engine::writeJournaled(const journal::Record& intent, const policy::TunableInfo& info) {
   uint64_t intentSeq = journal.append(intent);
   state.apply(journal.records().back().record);
-  Status written = writeLive(intent.netnsCookie, info, intent.newValues);
+  Status written = writeIntent(intent, info);
   journal::Record outcome = intent;
   outcome.kind = proto::RecordKind::OUTCOME;
   outcome.realtimeNs = journal::realtimeNow();
   outcome.monotonicNs = journal::monotonicNow();
   outcome.intentSeq = intentSeq;
-  auto live = readLive(intent.netnsCookie, info);
+  auto live = readLive(keyOf(intent), info);
   outcome.actual = live ? *live : Values{};
   if (!written) {
     outcome.result = isGone(intent.netnsCookie, written.error())
@@ -247,84 +292,117 @@ Answer Engine::writeJournaled(const journal::Record& intent, const policy::Tunab
   a.status = outcome.result == proto::OutcomeResult::APPLIED      ? proto::Status::OK
              : outcome.result == proto::OutcomeResult::NETNS_GONE ? proto::Status::GONE
                                                                   : proto::Status::FAILED;
-  a.reason = std::string(info.name) + " " + text(intent.oldValues, intent.count) + " -> " +
-             text(intent.newValues, intent.count) + ": " + resultText(outcome.result) + ", live " +
-             text(outcome.actual, intent.count) +
+  a.reason = std::string(info.name) + hostSuffix(keyOf(intent)) + " " +
+             valueText(info, intent.oldValues) + " -> " + valueText(info, intent.newValues) + ": " +
+             resultText(outcome.result) + ", live " + valueText(info, outcome.actual) +
              (written ? "" : " (" + describe(written.error()) + ")");
   return a;
 }
 
-// NOLINTNEXTLINE(readability-function-size): one decision ladder, read top to bottom
+Answer Engine::readFailed(uint64_t cookie, const Error& error) {
+  if (isGone(cookie, error)) {
+    return goneAnswer(cookie, error);
+  }
+  Answer a = refuse(proto::Status::FAILED, {"tunable", 0, describe(error)}, 0, Values{});
+  a.error = error.errnum;
+  return a;
+}
+
 Answer Engine::setSysctl(const policy::SetSysctl& request, Peer peer) {
-  Values none{};
   if (isPaused) {
     return refuse(
         proto::Status::PAUSED,
         {"", 0, "paused: an administrator rolled back; `bpftune resume` hands control back"},
         0,
-        none);
+        Values{});
   }
   if (auto refusal = policy::checkRequest(policy, request, ownCookie)) {
-    return refuse(proto::Status::REJECTED, *refusal, 0, none);
+    return refuse(proto::Status::REJECTED, *refusal, 0, Values{});
   }
   const auto& info = *policy::findTunable(request.tunable);
-  const auto& limits = *policy.find(request.tunable);
+  if (info.backend == policy::Backend::HOST_ROUTE) {
+    return setHostRoute(request, info, peer);
+  }
   auto live = readLive(request.netnsCookie, info);
   if (!live) {
-    if (isGone(request.netnsCookie, live.error())) {
-      return goneAnswer(request.netnsCookie, live.error());
-    }
-    Answer a = refuse(proto::Status::FAILED, {"tunable", 0, describe(live.error())}, 0, none);
-    a.error = live.error().errnum;
-    return a;
+    return readFailed(request.netnsCookie, live.error());
   }
-  Key key{request.netnsCookie, request.tunable};
+  Key key{request.netnsCookie, request.tunable, {}};
+  if (auto answer = checkLive(request, key, info, *live, peer)) {
+    return *answer;
+  }
+  if (auto refusal =
+          policy::checkStep(*policy.find(request.tunable), info, *live, request.newValues)) {
+    return refuse(proto::Status::REJECTED, *refusal, info.count, *live);
+  }
+  if (auto answer = checkRate(request, info, *live)) {
+    return *answer;
+  }
+  return writeJournaled(intentFor(request, info, *live, peer), info);
+}
+
+std::optional<Answer> Engine::checkLive(const policy::SetSysctl& request,
+                                        const Key& key,
+                                        const policy::TunableInfo& info,
+                                        const Values& live,
+                                        Peer peer,
+                                        bool rewrite) {
   const KeyState* known = state.find(key);
   if (known != nullptr && known->overridden) {
-    return refuseOverridden(info, *live, *known);
+    return refuseOverridden(key, info, live, *known);
   }
   if (known != nullptr && known->lastApplied &&
-      !sameValues(*live, *known->lastApplied, info.count)) {
+      !sameValues(live, *known->lastApplied, info.count)) {
     // Someone bpftune's hook did not see (netlink, a passed fd) changed it: journal it once;
     // the key stays overridden until `bpftune resume`.
     ReportedOverride seen{
-        request.tuner, request.netnsCookie, request.tunable, 0, 0, "", info.count, *live};
-    journalOverride(key, seen, peer, proto::OverrideSource::COMPARE_AND_SET, *live);
-    return refuseOverridden(info, *live, *state.find(key));
+        request.tuner, request.netnsCookie, request.tunable, 0, 0, "", info.count, live};
+    journalOverride(key, seen, peer, proto::OverrideSource::COMPARE_AND_SET, live);
+    return refuseOverridden(key, info, live, *state.find(key));
   }
-  if (!sameValues(*live, request.expected, info.count)) {
+  if (!sameValues(live, request.expected, info.count)) {
     return refuse(proto::Status::STALE,
                   {"expected0",
                    0,
-                   std::string(info.name) + ": live value " + text(*live, info.count) +
-                       " differs from the expected " + text(request.expected, info.count) +
-                       "; read again"},
+                   std::string(info.name) + hostSuffix(key) + ": live value " +
+                       valueText(info, live) + " differs from the expected " +
+                       valueText(info, request.expected) + "; read again"},
                   info.count,
-                  *live);
+                  live);
   }
-  if (sameValues(*live, request.newValues, info.count)) {
+  if (sameValues(live, request.newValues, info.count) && !rewrite) {
     Answer a;
     a.count = info.count;
-    a.values = *live;
-    a.reason = std::string(info.name) + " already " + text(*live, info.count) + "; nothing written";
+    a.values = live;
+    a.reason = std::string(info.name) + hostSuffix(key) + " already " + valueText(info, live) +
+               "; nothing written";
     return a;
   }
+  return std::nullopt;
+}
+
+std::optional<Answer> Engine::checkRate(const policy::SetSysctl& request,
+                                        const policy::TunableInfo& info,
+                                        const Values& live) {
   int64_t now = journal::monotonicNow();
-  auto refusal = policy::checkStep(limits, info, *live, request.newValues);
-  if (!refusal) {
-    refusal = rate.check(limits, info, now, request.netnsCookie);
-  }
-  if (refusal) {
-    return refuse(proto::Status::REJECTED, *refusal, info.count, *live);
+  if (auto refusal = rate.check(*policy.find(request.tunable), info, now, request.netnsCookie)) {
+    return refuse(proto::Status::REJECTED, *refusal, info.count, live);
   }
   rate.record(request.tunable, now, request.netnsCookie);
+  return std::nullopt;
+}
+
+journal::Record Engine::intentFor(const policy::SetSysctl& request,
+                                  const policy::TunableInfo& info,
+                                  const Values& live,
+                                  Peer peer) const {
   journal::Record intent = baseRecord(proto::RecordKind::INTENT);
   intent.tuner = request.tuner;
   intent.scenario = request.scenario;
   intent.netnsCookie = request.netnsCookie;
   intent.tunable = request.tunable;
   intent.count = info.count;
-  intent.oldValues = *live;
+  intent.oldValues = live;
   intent.newValues = request.newValues;
   for (uint8_t i = info.count; i < 3; ++i) {
     intent.oldValues[i] = 0;
@@ -335,19 +413,21 @@ Answer Engine::setSysctl(const policy::SetSysctl& request, Peer peer) {
   intent.netnsInode = inodeOf(request.netnsCookie);
   intent.causeNetnsCookie =
       request.causeNetnsCookie != 0 ? request.causeNetnsCookie : request.netnsCookie;
-  return writeJournaled(intent, info);
+  intent.host = request.host;
+  return intent;
 }
 
-Answer Engine::refuseOverridden(const policy::TunableInfo& info,
+Answer Engine::refuseOverridden(const Key& key,
+                                const policy::TunableInfo& info,
                                 const Values& live,
                                 const KeyState& known) {
   std::string last =
-      known.lastApplied ? "; bpftune last wrote " + text(*known.lastApplied, info.count) : "";
+      known.lastApplied ? "; bpftune last wrote " + valueText(info, *known.lastApplied) : "";
   return refuse(proto::Status::OVERRIDDEN,
                 {"tunable",
                  0,
-                 std::string(info.name) + ": changed by someone else (live " +
-                     text(live, info.count) + last +
+                 std::string(info.name) + hostSuffix(key) + ": changed by someone else (live " +
+                     valueText(info, live) + last +
                      "); bpftune leaves it alone until `bpftune resume`"},
                 info.count,
                 live);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "boot_state.h"
+#include "host_routes.h"
 #include "journal_file.h"
 #include "neigh_table_io.h"
 #include "netns_sysctls.h"
@@ -49,20 +50,42 @@ struct ReportedOverride {
   Values values{};
 };
 
+// A REJECTED answer naming the field and the bound.
+Answer rejected(std::string field, int64_t bound, std::string reason);
+
+// Values as logs and replies show them: numbers, or for an algorithm its name.
+std::string valueText(const policy::TunableInfo& info, const Values& values);
+// " for 10.0.0.2" for a per-host key; empty for a sysctl.
+std::string hostSuffix(const Key& key);
+
+// reportLiveSwitch: the collector's iterator switched a live connection's congestion control.
+struct ReportedLiveSwitch {
+  proto::TunerId tuner = proto::TunerId::TCP_CONN;
+  uint64_t netnsCookie = 0;
+  HostAddress host;
+  int64_t fromAlg = 0;  // CongAlg values as sent (checked against the enum)
+  int64_t toAlg = 0;
+  journal::LiveSocket socket;
+};
+
+// How the engine reaches what it does not write itself (nullptr: not reachable, or read-only).
+struct Backends {
+  ForeignSysctls* foreign = nullptr;      // sysctls of every other namespace
+  NeighTableWriter* neigh = nullptr;      // NEIGH_TABLE tunables (the privileged writer)
+  StaticKeyWriter* staticKeys = nullptr;  // STATIC_KEY tunables (the privileged writer)
+  HostRoutes* routes = nullptr;           // HOST_ROUTE tunables (the privileged writer)
+};
+
 class Engine {
 public:
-  // sysnetFd: /proc/sys/net of the actuator's own (init) namespace. foreign: every other
-  // namespace (nullptr: none reachable). neigh, staticKeys: write the NEIGH_TABLE and STATIC_KEY
-  // tunables (the privileged writer in production; nullptr: they are read-only).
+  // sysnetFd: /proc/sys/net of the actuator's own (init) namespace.
   Engine(const policy::Policy& policy,
          journal::Writer& journal,
          int sysnetFd,
          uint64_t ownCookie,
          journal::BootId bootId,
-         ForeignSysctls* foreign = nullptr,
          uint32_t ownInode = 0,
-         NeighTableWriter* neigh = nullptr,
-         StaticKeyWriter* staticKeys = nullptr);
+         Backends backends = {});
 
   void recordStart(const std::vector<uint8_t>& filterDigest);
   // Resolves intents of this boot left without outcome by a crash. Returns how many.
@@ -72,6 +95,9 @@ public:
   Answer rollbackAll(Peer peer);
   // Journals an override the collector saw; the key stays untouched until resume.
   Answer reportOverride(const ReportedOverride& report, Peer peer);
+  // Journals a live switch (socketCongctl) after validation and the policy's rate; writes
+  // nothing.
+  Answer reportLiveSwitch(const ReportedLiveSwitch& report, Peer peer);
   // Hands control back: overridden keys of `netnsCookie` (0: all, which also lifts a rollback's
   // pause) take their live value as the new baseline.
   Answer resume(proto::TunerId tuner, uint64_t netnsCookie, Peer peer);
@@ -86,8 +112,14 @@ private:
                 uint8_t count,
                 const Values& live);
   std::string rollbackKey(const Key& key, const KeyState& state, Peer peer, bool& failed);
+  std::string rollbackRoute(const Key& key, const KeyState& state, Peer peer, bool& failed);
   Result<Values> readLive(uint64_t cookie, const policy::TunableInfo& info);
+  // A key's live value: a sysctl's, or for routeCongctl the algorithm on bpftune's route.
+  Result<Values> readLive(const Key& key, const policy::TunableInfo& info);
+  Result<RouteLookup> lookupRoute(uint64_t cookie, const HostAddress& host);
   Status writeLive(uint64_t cookie, const policy::TunableInfo& info, const Values& values);
+  // What an intent says: the sysctl write, or bpftune's route put or deleted.
+  Status writeIntent(const journal::Record& intent, const policy::TunableInfo& info);
   Status writePrivileged(uint64_t cookie, const policy::TunableInfo& info, const Values& values);
   uint32_t inodeOf(uint64_t cookie) const;
   bool isGone(uint64_t cookie, const Error& error) const;
@@ -95,12 +127,39 @@ private:
                            const ReportedOverride& report,
                            Peer peer,
                            proto::OverrideSource source,
-                           const std::optional<Values>& live);
-  Answer refuseOverridden(const policy::TunableInfo& info,
+                           const std::optional<Values>& live,
+                           const journal::RouteNexthop& route = {});
+  Answer refuseOverridden(const Key& key,
+                          const policy::TunableInfo& info,
                           const Values& live,
                           const KeyState& known);
   Answer goneAnswer(uint64_t cookie, const Error& error);
+  Answer readFailed(uint64_t cookie, const Error& error);
   std::string resumeKey(const Key& key, Peer peer);
+  // The steps every setSysctl shares once the live value is known: someone else's change
+  // (override), the requester's stale view, nothing to do (unless `rewrite`: the same value is
+  // written again). nullopt: go on.
+  std::optional<Answer> checkLive(const policy::SetSysctl& request,
+                                  const Key& key,
+                                  const policy::TunableInfo& info,
+                                  const Values& live,
+                                  Peer peer,
+                                  bool rewrite = false);
+  std::optional<Answer> checkRate(const policy::SetSysctl& request,
+                                  const policy::TunableInfo& info,
+                                  const Values& live);
+  journal::Record intentFor(const policy::SetSysctl& request,
+                            const policy::TunableInfo& info,
+                            const Values& live,
+                            Peer peer) const;
+  Answer setHostRoute(const policy::SetSysctl& request, const policy::TunableInfo& info, Peer peer);
+  // Why `alg` may not be put on a route: not in net.ipv4.tcp_allowed_congestion_control.
+  std::optional<policy::Refusal> checkAllowedAlg(int64_t alg);
+  Answer overriddenByAdminRoute(const policy::SetSysctl& request,
+                                const Key& key,
+                                const RouteLookup& route,
+                                Peer peer);
+  std::optional<Answer> checkLiveSwitch(const ReportedLiveSwitch& report);
 
   const policy::Policy& policy;
   journal::Writer& journal;
@@ -109,10 +168,11 @@ private:
   journal::BootId bootId;
   BootState state;
   policy::RateLimiter rate;
-  ForeignSysctls* foreign;
   uint32_t ownInode;
+  ForeignSysctls* foreign;
   NeighTableWriter* neigh;
   StaticKeyWriter* staticKeys;
+  HostRoutes* routes;
   std::map<Key, int64_t> lastOverrideNs;  // journal at most one reported override per key per s
   bool isPaused = false;
 };

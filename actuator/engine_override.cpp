@@ -16,6 +16,8 @@ std::string sourceText(proto::OverrideSource source) {
                                                       : "found by compare-and-set";
 }
 
+}  // namespace
+
 Answer rejected(std::string field, int64_t bound, std::string reason) {
   Answer a;
   a.status = proto::Status::REJECTED;
@@ -25,20 +27,21 @@ Answer rejected(std::string field, int64_t bound, std::string reason) {
   return a;
 }
 
-}  // namespace
-
 uint64_t Engine::journalOverride(const Key& key,
                                  const ReportedOverride& report,
                                  Peer peer,
                                  proto::OverrideSource source,
-                                 const std::optional<Values>& live) {
-  const auto* info = policy::findTunable(key.second);
+                                 const std::optional<Values>& live,
+                                 const journal::RouteNexthop& route) {
+  const auto* info = policy::findTunable(key.tunable);
   journal::Record r = baseRecord(proto::RecordKind::OVERRIDE);
   r.tuner = report.tuner;
-  r.netnsCookie = key.first;
+  r.netnsCookie = key.netns;
   r.causeNetnsCookie = report.netnsCookie;
-  r.netnsInode = inodeOf(key.first);
-  r.tunable = key.second;
+  r.netnsInode = inodeOf(key.netns);
+  r.tunable = key.tunable;
+  r.host = key.host;
+  r.route = route;
   r.count = info->count;
   r.newValues = report.count == info->count ? report.values : Values{};
   r.actual = live ? *live : Values{};
@@ -54,10 +57,20 @@ uint64_t Engine::journalOverride(const Key& key,
                            ? "pid " + std::to_string(report.writerPid) + " (" + r.writerComm +
                                  ", uid " + std::to_string(report.writerUid) + ")"
                            : "an unknown writer";
-  log::notice("override: " + writer + " changed " + std::string(info->name) + " in netns " +
-              std::to_string(key.first) + " to " +
-              (live ? policy::valuesText(*live, info->count) : std::string("?")) + " (" +
-              sourceText(source) + "); " + std::string(policy::tunerName(report.tuner)) +
+  if (route.table != 0) {
+    log::notice("override: an administrator's host route for " + key.host.text() + " in netns " +
+                std::to_string(key.netns) + " (table " + std::to_string(route.table) + " dev " +
+                route.ifname + ") wins over bpftune's " + std::string(info->name) + " (live " +
+                (live ? valueText(*info, *live) : std::string("?")) + "); " +
+                std::string(policy::tunerName(report.tuner)) +
+                " leaves the host alone until `bpftune resume` (journal seq " +
+                std::to_string(seq) + ")");
+    return seq;
+  }
+  log::notice("override: " + writer + " changed " + std::string(info->name) + hostSuffix(key) +
+              " in netns " + std::to_string(key.netns) + " to " +
+              (live ? valueText(*info, *live) : std::string("?")) + " (" + sourceText(source) +
+              "); " + std::string(policy::tunerName(report.tuner)) +
               " leaves it alone until `bpftune resume` (journal seq " + std::to_string(seq) + ")");
   return seq;
 }
@@ -73,6 +86,14 @@ Answer Engine::reportOverride(const ReportedOverride& report, Peer peer) {
     return rejected(
         "tuner", 0, "tuner: unknown id " + std::to_string(static_cast<unsigned>(report.tuner)));
   }
+  if (info->backend == policy::Backend::HOST_ROUTE ||
+      info->backend == policy::Backend::JOURNAL_ONLY) {
+    return rejected("tunable",
+                    0,
+                    "tunable: " + std::string(info->name) +
+                        " is not a sysctl; the actuator finds changes to bpftune's routes itself "
+                        "(compare-and-set)");
+  }
   if (report.count != 0 && report.count != info->count) {
     return rejected("count",
                     info->count,
@@ -83,7 +104,7 @@ Answer Engine::reportOverride(const ReportedOverride& report, Peer peer) {
     return rejected("netnsCookie", 0, "netnsCookie: 0 names no network namespace");
   }
   // A global tunable lives in the init namespace whoever wrote it.
-  Key key{info->perNetns ? report.netnsCookie : ownCookie, report.tunable};
+  Key key{info->perNetns ? report.netnsCookie : ownCookie, report.tunable, {}};
   int64_t now = journal::monotonicNow();
   auto last = lastOverrideNs.find(key);
   if (last != lastOverrideNs.end() && now - last->second < OVERRIDE_COALESCE_NS) {
@@ -92,9 +113,9 @@ Answer Engine::reportOverride(const ReportedOverride& report, Peer peer) {
                " journaled less than 1 s ago";
     return a;
   }
-  auto live = readLive(key.first, *info);
-  if (!live && isGone(key.first, live.error())) {
-    return goneAnswer(key.first, live.error());
+  auto live = readLive(key.netns, *info);
+  if (!live && isGone(key.netns, live.error())) {
+    return goneAnswer(key.netns, live.error());
   }
   lastOverrideNs[key] = now;
   std::optional<Values> liveValues = live ? std::optional<Values>(*live) : std::nullopt;
@@ -103,30 +124,32 @@ Answer Engine::reportOverride(const ReportedOverride& report, Peer peer) {
   a.count = info->count;
   a.values = live ? *live : Values{};
   a.reason =
-      std::string(info->name) + " in netns " + std::to_string(key.first) + ": override journaled";
+      std::string(info->name) + " in netns " + std::to_string(key.netns) + ": override journaled";
   return a;
 }
 
 std::string Engine::resumeKey(const Key& key, Peer peer) {
-  const auto* info = policy::findTunable(key.second);
-  std::string name = std::string(info->name) + " in netns " + std::to_string(key.first);
-  auto live = readLive(key.first, *info);
+  const auto* info = policy::findTunable(key.tunable);
+  std::string name =
+      std::string(info->name) + hostSuffix(key) + " in netns " + std::to_string(key.netns);
+  auto live = readLive(key, *info);
   if (!live) {
     return name + ": " + describe(live.error()) + "; stays overridden";
   }
   journal::Record r = baseRecord(proto::RecordKind::RESUME);
   r.tuner = proto::TunerId::ADMIN;
   r.scenario = proto::ScenarioId::ROLLBACK;
-  r.netnsCookie = key.first;
-  r.netnsInode = inodeOf(key.first);
-  r.tunable = key.second;
+  r.netnsCookie = key.netns;
+  r.netnsInode = inodeOf(key.netns);
+  r.tunable = key.tunable;
+  r.host = key.host;
   r.count = info->count;
   r.actual = *live;
   r.requesterPid = peer.pid;
   r.requesterUid = peer.uid;
   uint64_t seq = journal.append(r);
   state.apply(journal.records().back().record);
-  return name + ": resumed from " + policy::valuesText(*live, info->count) + " (journal seq " +
+  return name + ": resumed from " + valueText(*info, *live) + " (journal seq " +
          std::to_string(seq) + ")";
 }
 
@@ -138,7 +161,7 @@ Answer Engine::resume(proto::TunerId tuner, uint64_t netnsCookie, Peer peer) {
   Answer answer;
   std::vector<std::string> lines;
   for (const auto& [key, keyState] : state.keysNewestFirst()) {
-    if (keyState.overridden && (netnsCookie == 0 || key.first == netnsCookie)) {
+    if (keyState.overridden && (netnsCookie == 0 || key.netns == netnsCookie)) {
       lines.push_back(resumeKey(key, peer));
     }
   }

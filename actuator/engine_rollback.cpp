@@ -6,18 +6,21 @@
 namespace bpftune::actuator {
 
 std::string Engine::rollbackKey(const Key& key, const KeyState& keyState, Peer peer, bool& failed) {
-  const auto* info = policy::findTunable(key.second);
+  const auto* info = policy::findTunable(key.tunable);
   if (info == nullptr) {
     return "skipped an unknown tunable";
   }
+  if (info->backend == policy::Backend::HOST_ROUTE) {
+    return rollbackRoute(key, keyState, peer, failed);
+  }
   std::string name = std::string(info->name) +
-                     (key.first != ownCookie ? " in netns " + std::to_string(key.first) : "");
+                     (key.netns != ownCookie ? " in netns " + std::to_string(key.netns) : "");
   if (keyState.overridden) {
     return name + ": left alone, someone else changed it after bpftune (journaled override); "
                   "their value stays";
   }
-  auto live = readLive(key.first, *info);
-  if (!live && isGone(key.first, live.error())) {
+  auto live = readLive(key.netns, *info);
+  if (!live && isGone(key.netns, live.error())) {
     return name + ": the namespace is gone, nothing to restore";
   }
   if (!live) {
@@ -26,7 +29,7 @@ std::string Engine::rollbackKey(const Key& key, const KeyState& keyState, Peer p
   }
   if (keyState.lastApplied && !sameValues(*live, *keyState.lastApplied, keyState.count)) {
     ReportedOverride seen{
-        proto::TunerId::TCP_BUFFER, key.first, key.second, 0, 0, "", keyState.count, *live};
+        proto::TunerId::TCP_BUFFER, key.netns, key.tunable, 0, 0, "", keyState.count, *live};
     journalOverride(key, seen, peer, proto::OverrideSource::COMPARE_AND_SET, *live);
     return name + ": left alone, live " + policy::valuesText(*live, keyState.count) +
            " is not bpftune's last write " +
@@ -35,8 +38,8 @@ std::string Engine::rollbackKey(const Key& key, const KeyState& keyState, Peer p
   // The journal is evidence, not authority: a restore must still fit the policy's absolute
   // bounds and ordering (not its step or rate: a rollback may jump back in one write).
   policy::SetSysctl restore;
-  restore.netnsCookie = key.first;
-  restore.tunable = key.second;
+  restore.netnsCookie = key.netns;
+  restore.tunable = key.tunable;
   restore.count = keyState.count;
   restore.newValues = keyState.original;
   if (auto refusal = policy::checkRequest(policy, restore, ownCookie)) {
@@ -51,14 +54,14 @@ std::string Engine::rollbackKey(const Key& key, const KeyState& keyState, Peer p
   journal::Record intent = baseRecord(proto::RecordKind::INTENT);
   intent.tuner = proto::TunerId::ADMIN;
   intent.scenario = proto::ScenarioId::ROLLBACK;
-  intent.netnsCookie = key.first;
-  intent.tunable = key.second;
+  intent.netnsCookie = key.netns;
+  intent.tunable = key.tunable;
   intent.count = keyState.count;
   intent.oldValues = *live;
   intent.newValues = keyState.original;
   intent.requesterPid = peer.pid;
   intent.requesterUid = peer.uid;
-  intent.netnsInode = inodeOf(key.first);
+  intent.netnsInode = inodeOf(key.netns);
   Answer a = writeJournaled(intent, *info);
   failed = failed || (a.status != proto::Status::OK && a.status != proto::Status::GONE);
   return "restored " + a.reason + " (journal seq " + std::to_string(a.journalSeq) + ")";
@@ -78,7 +81,7 @@ Answer Engine::rollbackAll(Peer peer) {
     answer.reason += (steps++ == 0 ? "" : "; ") + line;
   }
   if (steps == 0) {
-    answer.reason = "nothing to roll back: bpftune changed no sysctl in this boot";
+    answer.reason = "nothing to roll back: bpftune changed no sysctl or route in this boot";
   }
   answer.reason += ". Changes are paused until `bpftune resume` or an actuator restart.";
   answer.status = failed ? proto::Status::FAILED : proto::Status::OK;

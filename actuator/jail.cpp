@@ -74,13 +74,15 @@ Status addRules(scmp_filter_ctx ctx, int sysnetFd) {
   return Ok{};
 }
 
-// Measured by running the opener under strace against mounted and process-only namespaces.
+// Measured by running the opener under strace against mounted and process-only namespaces,
+// serving both its channels (poll).
 constexpr int OPENER_ALLOWED[] = {
-    SCMP_SYS(read),    SCMP_SYS(write),         SCMP_SYS(close),           SCMP_SYS(recvfrom),
-    SCMP_SYS(sendmsg), SCMP_SYS(getdents64),    SCMP_SYS(newfstatat),      SCMP_SYS(fstat),
-    SCMP_SYS(brk),     SCMP_SYS(munmap),        SCMP_SYS(mremap),          SCMP_SYS(madvise),
-    SCMP_SYS(futex),   SCMP_SYS(clock_gettime), SCMP_SYS(getpid),          SCMP_SYS(rt_sigreturn),
-    SCMP_SYS(exit),    SCMP_SYS(exit_group),    SCMP_SYS(restart_syscall), SCMP_SYS(lseek),
+    SCMP_SYS(poll),         SCMP_SYS(read),    SCMP_SYS(write),         SCMP_SYS(close),
+    SCMP_SYS(recvfrom),     SCMP_SYS(sendmsg), SCMP_SYS(getdents64),    SCMP_SYS(newfstatat),
+    SCMP_SYS(fstat),        SCMP_SYS(brk),     SCMP_SYS(munmap),        SCMP_SYS(mremap),
+    SCMP_SYS(madvise),      SCMP_SYS(futex),   SCMP_SYS(clock_gettime), SCMP_SYS(getpid),
+    SCMP_SYS(rt_sigreturn), SCMP_SYS(exit),    SCMP_SYS(exit_group),    SCMP_SYS(restart_syscall),
+    SCMP_SYS(lseek),
 };
 
 // NS_GET_ID (linux/nsfs.h, 6.11+): the only ioctl nsfs::netnsCookieOfFd issues.
@@ -97,9 +99,21 @@ Status addOpenerRules(scmp_filter_ctx ctx) {
   const scmp_arg_cmp setnsArgs[] = {scmp_arg_cmp{1, SCMP_CMP_EQ, CLONE_NEWNET, 0}};
   const scmp_arg_cmp ioctlArgs[] = {scmp_arg_cmp{1, SCMP_CMP_EQ, NS_GET_ID_IOCTL, 0}};
   const scmp_arg_cmp mmapArgs[] = {scmp_arg_cmp{2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0}};
+  // The privileged writer's per-namespace rtnetlink socket, with strict checking, and no other.
+  const scmp_arg_cmp socketArgs[] = {
+      scmp_arg_cmp{0, SCMP_CMP_EQ, AF_NETLINK, 0},
+      scmp_arg_cmp{1, SCMP_CMP_EQ, SOCK_RAW | SOCK_CLOEXEC, 0},
+      scmp_arg_cmp{2, SCMP_CMP_EQ, NETLINK_ROUTE, 0},
+  };
+  const scmp_arg_cmp setsockoptArgs[] = {
+      scmp_arg_cmp{1, SCMP_CMP_EQ, SOL_NETLINK, 0},
+      scmp_arg_cmp{2, SCMP_CMP_EQ, NETLINK_GET_STRICT_CHK, 0},
+  };
   for (auto s : {rule(ctx, SCMP_SYS(openat), 1, openatArgs),
                  rule(ctx, SCMP_SYS(setns), 1, setnsArgs),
                  rule(ctx, SCMP_SYS(ioctl), 1, ioctlArgs),
+                 rule(ctx, SCMP_SYS(socket), 3, socketArgs),
+                 rule(ctx, SCMP_SYS(setsockopt), 2, setsockoptArgs),
                  rule(ctx, SCMP_SYS(mmap), 1, mmapArgs),
                  rule(ctx, SCMP_SYS(mprotect), 1, mmapArgs)}) {
     if (!s) {
@@ -109,9 +123,11 @@ Status addOpenerRules(scmp_filter_ctx ctx) {
   return Ok{};
 }
 
-// Measured by running the privileged writer under strace (requests, refusals, both ops, the
-// rtnetlink round trip): recvfrom/sendto on its socketpair, one NETLINK_ROUTE socket per
-// threshold write (socket, sendto, poll, recvmsg, close), pwrite64 of the flag, log lines.
+// Measured by running the privileged writer under strace (requests, refusals, every op, the
+// rtnetlink round trips): poll + recvfrom/sendto on its socketpair, one NETLINK_ROUTE socket per
+// threshold write (socket, sendto, poll, recvmsg, close), pwrite64 of the flag, pread64 of the
+// available congestion controls, sendto + recvmsg (SCM_RIGHTS) on the netns opener's channel for
+// another namespace's rtnetlink socket, log lines.
 constexpr int WRITER_ALLOWED[] = {
     SCMP_SYS(close),
     SCMP_SYS(recvfrom),
@@ -131,7 +147,7 @@ constexpr int WRITER_ALLOWED[] = {
     SCMP_SYS(restart_syscall),
 };
 
-Status addWriterRules(scmp_filter_ctx ctx, int flagFd) {
+Status addWriterRules(scmp_filter_ctx ctx, int flagFd, int availableFd) {
   for (int syscall : WRITER_ALLOWED) {
     if (auto s = rule(ctx, syscall, 0, nullptr); !s) {
       return s;
@@ -147,10 +163,13 @@ Status addWriterRules(scmp_filter_ctx ctx, int flagFd) {
   const scmp_arg_cmp writeArgs[] = {scmp_arg_cmp{0, SCMP_CMP_EQ, STDERR_FILENO, 0}};
   const scmp_arg_cmp pwriteArgs[] = {
       scmp_arg_cmp{0, SCMP_CMP_EQ, static_cast<scmp_datum_t>(flagFd), 0}};
+  const scmp_arg_cmp preadArgs[] = {
+      scmp_arg_cmp{0, SCMP_CMP_EQ, static_cast<scmp_datum_t>(availableFd), 0}};
   const scmp_arg_cmp mmapArgs[] = {scmp_arg_cmp{2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0}};
   for (auto s : {rule(ctx, SCMP_SYS(socket), 3, socketArgs),
                  rule(ctx, SCMP_SYS(write), 1, writeArgs),
                  flagFd >= 0 ? rule(ctx, SCMP_SYS(pwrite64), 1, pwriteArgs) : Status(Ok{}),
+                 availableFd >= 0 ? rule(ctx, SCMP_SYS(pread64), 1, preadArgs) : Status(Ok{}),
                  rule(ctx, SCMP_SYS(mmap), 1, mmapArgs),
                  rule(ctx, SCMP_SYS(mprotect), 1, mmapArgs)}) {
     if (!s) {
@@ -215,8 +234,10 @@ Result<SeccompFilter> SeccompFilter::buildOpener() {
   return fromRules(addOpenerRules);
 }
 
-Result<SeccompFilter> SeccompFilter::buildWriter(int flagFd) {
-  return fromRules([flagFd](scmp_filter_ctx ctx) { return addWriterRules(ctx, flagFd); });
+Result<SeccompFilter> SeccompFilter::buildWriter(int flagFd, int availableFd) {
+  return fromRules([flagFd, availableFd](scmp_filter_ctx ctx) {
+    return addWriterRules(ctx, flagFd, availableFd);
+  });
 }
 
 SeccompFilter::SeccompFilter(SeccompFilter&& other) noexcept

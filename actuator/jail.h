@@ -21,11 +21,12 @@ public:
   // sysnetFd: the only directory openat may be relative to.
   static Result<SeccompFilter> build(int sysnetFd);
   // The netns opener's filter: find (mountinfo, /proc, NS_GET_ID), setns into network
-  // namespaces only, open without creating, talk over its socketpair.
+  // namespaces only, open without creating, create NETLINK_ROUTE sockets (strict checking) for
+  // the privileged writer, talk over its two socketpairs.
   static Result<SeccompFilter> buildOpener();
-  // The privileged writer's filter: its socketpair, one NETLINK_ROUTE socket type, pwrite64 on
-  // flagFd alone (-1: none), write to stderr alone.
-  static Result<SeccompFilter> buildWriter(int flagFd);
+  // The privileged writer's filter: its socketpairs, one NETLINK_ROUTE socket type, pwrite64 on
+  // flagFd alone, pread64 on availableFd alone (-1: none), write to stderr alone.
+  static Result<SeccompFilter> buildWriter(int flagFd, int availableFd = -1);
   SeccompFilter(SeccompFilter&& other) noexcept;
   SeccompFilter& operator=(SeccompFilter&&) = delete;
   SeccompFilter(const SeccompFilter&) = delete;

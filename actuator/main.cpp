@@ -1,8 +1,9 @@
 // bpftune-actuator: the only process that writes sysctls. Runs as `bpftune` with CAP_NET_ADMIN
 // alone under a KILL_PROCESS seccomp filter, and answers typed requests from the collector. Two
 // helpers forked before the jail do what CAP_NET_ADMIN alone cannot: the netns opener (other
-// namespaces' sysctl files) and the privileged writer (neighbour thresholds over rtnetlink,
-// the high_order_alloc_disable static key).
+// namespaces' sysctl files, and rtnetlink sockets for the writer) and the privileged writer
+// (neighbour thresholds over rtnetlink, the high_order_alloc_disable static key, bpftune's host
+// routes in any namespace).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -108,10 +109,12 @@ int runActuator(const Options& options) {
     identity = Identity{self.uid, self.gid};
   }
   NetnsOpener opener = orDie(NetnsOpener::spawn(identity));
-  // It closes the opener's socket (and anything else) it inherits.
-  PrivWriter privWriter = orDie(PrivWriter::spawn(identity));
+  // It closes the opener's socket (and anything else) it inherits but its own channel to the
+  // opener, which this process drops right here: the actuator never holds rtnetlink sockets.
+  PrivWriter privWriter = orDie(PrivWriter::spawn(identity, opener.takeWriterChannel()));
   WriterNeighTables neighTables(privWriter);
   WriterStaticKeys staticKeys(privWriter);
+  WriterHostRoutes hostRoutes(privWriter);
   CachedNetnsSysctls foreign(opener);
   UniqueFd sysnet = orDie(openSysnet());
   policy::Policy policy = orDie(policy::loadPolicyFile(options.policyPath));
@@ -128,14 +131,13 @@ int runActuator(const Options& options) {
                 sysnet.get(),
                 cookie,
                 bootId,
-                &foreign,
                 ownNetnsInode(),
-                &neighTables,
-                &staticKeys);
+                Backends{&foreign, &neighTables, &staticKeys, &hostRoutes});
   log::info("netns opener running as pid " + std::to_string(opener.pid()) +
             " (CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_NET_ADMIN, seccomp KILL_PROCESS)");
   log::info("privileged writer running as pid " + std::to_string(privWriter.pid()) +
-            " (CAP_NET_ADMIN, CAP_SYS_ADMIN, seccomp KILL_PROCESS)");
+            " (CAP_NET_ADMIN, CAP_SYS_ADMIN, seccomp KILL_PROCESS; rtnetlink sockets of other "
+            "namespaces from the opener)");
   engine.recordStart(filter.digest());
   engine.recover();
   if (options.rollbackOnly) {

@@ -1,6 +1,8 @@
 #include "netns_opener.h"
 
 #include <fcntl.h>
+#include <linux/netlink.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -65,8 +67,27 @@ Result<std::vector<UniqueFd>> openTunablesHere(uint32_t& present) {
   return fds;
 }
 
+// Inside the target namespace: one NETLINK_ROUTE socket for the privileged writer, with strict
+// checking so that its dumps are filtered by the kernel (table, protocol).
+Result<std::vector<UniqueFd>> openRtnlHere(uint32_t& present) {
+  present = 0;
+  UniqueFd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+  if (!fd.valid()) {
+    return makeError("socket(AF_NETLINK, NETLINK_ROUTE)", errno);
+  }
+  int on = 1;
+  if (::setsockopt(fd.get(), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &on, sizeof(on)) != 0) {
+    return makeError("setsockopt(NETLINK_GET_STRICT_CHK)", errno);
+  }
+  std::vector<UniqueFd> fds;
+  fds.push_back(std::move(fd));
+  return fds;
+}
+
+using OpenHere = Result<std::vector<UniqueFd>> (*)(uint32_t& present);
+
 // One request: find, enter, open, come back. Never returns while in a foreign namespace.
-void serveOne(int sock, int homeNetFd, NetnsIndex& index, uint64_t cookie) {
+void serveOne(int sock, int homeNetFd, NetnsIndex& index, uint64_t cookie, OpenHere openHere) {
   OpenerReply reply;
   std::vector<UniqueFd> fds;
   auto netns = index.open(cookie);
@@ -75,7 +96,7 @@ void serveOne(int sock, int homeNetFd, NetnsIndex& index, uint64_t cookie) {
   } else if (::setns(netns->fd.get(), CLONE_NEWNET) != 0) {
     reply.error = errno;
   } else {
-    auto opened = openTunablesHere(reply.present);
+    auto opened = openHere(reply.present);
     if (::setns(homeNetFd, CLONE_NEWNET) != 0) {
       log::error("netns opener: cannot return to its own namespace; exiting");
       ::_exit(1);
@@ -93,7 +114,54 @@ void serveOne(int sock, int homeNetFd, NetnsIndex& index, uint64_t cookie) {
   }
 }
 
-[[noreturn]] void runOpener(int sock, std::optional<Identity> identity) {
+// One cookie from `sock`; nullopt when the peer closed its end (or the read failed).
+std::optional<uint64_t> readCookie(int sock) {
+  OpenerRequest request;
+  ssize_t n = -1;
+  do {
+    n = ::recv(sock, &request, sizeof(request), MSG_TRUNC);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) {
+    return std::nullopt;
+  }
+  if (n != static_cast<ssize_t>(sizeof(request))) {
+    log::error("netns opener: malformed request of " + std::to_string(n) + " bytes; exiting");
+    ::_exit(1);
+  }
+  return request.cookie;
+}
+
+// The actuator's channel gets sysctl files; the writer's channel (its end only in the writer)
+// gets rtnetlink sockets. The opener lives as long as the actuator's channel.
+[[noreturn]] void serveChannels(int actuatorSock, int writerSock, int homeNetFd) {
+  NetnsIndex index;
+  std::array<pollfd, 2> fds{pollfd{actuatorSock, POLLIN, 0}, pollfd{writerSock, POLLIN, 0}};
+  for (;;) {
+    if (::poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      ::_exit(1);
+    }
+    if (fds[0].revents != 0) {
+      auto cookie = readCookie(actuatorSock);
+      if (!cookie) {
+        ::_exit(0);  // the actuator closed its end
+      }
+      serveOne(actuatorSock, homeNetFd, index, *cookie, openTunablesHere);
+    }
+    if (fds[1].revents != 0) {
+      auto cookie = readCookie(writerSock);
+      if (!cookie) {
+        fds[1].fd = -1;  // the writer is gone; the actuator notices and exits
+        continue;
+      }
+      serveOne(writerSock, homeNetFd, index, *cookie, openRtnlHere);
+    }
+  }
+}
+
+[[noreturn]] void runOpener(int sock, int writerSock, std::optional<Identity> identity) {
   log::setPrefix("netns-opener");
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
     ::_exit(1);  // an opener that could outlive the actuator must not run
@@ -113,22 +181,11 @@ void serveOne(int sock, int homeNetFd, NetnsIndex& index, uint64_t cookie) {
     log::error("netns opener: " + describe(jailed.error()));
     ::_exit(1);
   }
-  NetnsIndex index;
-  for (;;) {
-    OpenerRequest request;
-    ssize_t n = ::recv(sock, &request, sizeof(request), MSG_TRUNC);
-    if (n == 0 || (n < 0 && errno != EINTR)) {
-      ::_exit(0);  // the actuator closed its end
-    }
-    if (n != static_cast<ssize_t>(sizeof(request))) {
-      log::error("netns opener: malformed request of " + std::to_string(n) + " bytes; exiting");
-      ::_exit(1);
-    }
-    serveOne(sock, home.get(), index, request.cookie);
-  }
+  serveChannels(sock, writerSock, home.get());
 }
 
-Result<NetnsFiles> receiveFiles(int sock) {
+// Reads one reply and the descriptors attached to it (owned from here on, also on errors).
+Result<OpenerReply> receiveReply(int sock, std::vector<UniqueFd>& fds) {
   OpenerReply reply;
   iovec iov{&reply, sizeof(reply)};
   msghdr msg{};
@@ -137,12 +194,13 @@ Result<NetnsFiles> receiveFiles(int sock) {
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * MAX_FDS)] = {};
   msg.msg_control = control;
   msg.msg_controllen = sizeof(control);
-  ssize_t n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  ssize_t n = -1;
+  do {
+    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
   if (n <= 0) {
-    // The opener is ours and never exits while we run: its death is a bug, not an input.
-    throw std::runtime_error("the netns opener died (recvmsg returned " + std::to_string(n) + ")");
+    return makeError("the netns opener is gone", EPIPE);
   }
-  NetnsFiles files;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
       continue;
@@ -151,7 +209,7 @@ Result<NetnsFiles> receiveFiles(int sock) {
     for (size_t i = 0; i < count; ++i) {
       int fd = -1;
       std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-      files.fds.emplace_back(fd);  // owned from here on, also on the error paths below
+      fds.emplace_back(fd);
     }
   }
   if (n != static_cast<ssize_t>(sizeof(reply)) || (msg.msg_flags & MSG_CTRUNC) != 0) {
@@ -160,10 +218,25 @@ Result<NetnsFiles> receiveFiles(int sock) {
   if (reply.error != 0) {
     return makeError("netns opener", reply.error);
   }
+  if (reply.count != fds.size()) {
+    return makeError("netns opener: sent " + std::to_string(fds.size()) + " descriptors", EPROTO);
+  }
+  return reply;
+}
+
+Result<NetnsFiles> receiveFiles(int sock) {
+  NetnsFiles files;
+  auto reply = receiveReply(sock, files.fds);
+  if (!reply && reply.error().errnum == EPIPE) {
+    // The opener is ours and never exits while we run: its death is a bug, not an input.
+    throw std::runtime_error("the netns opener died");
+  }
+  if (!reply) {
+    return reply.error();
+  }
   const size_t slots = perNetnsTunables().size();
-  if (reply.count != files.fds.size() ||
-      static_cast<size_t>(std::popcount(reply.present)) != files.fds.size() ||
-      (slots < 32 && (reply.present >> slots) != 0)) {
+  if (static_cast<size_t>(std::popcount(reply->present)) != files.fds.size() ||
+      (slots < 32 && (reply->present >> slots) != 0)) {
     return makeError("netns opener: sent " + std::to_string(files.fds.size()) + " descriptors",
                      EPROTO);
   }
@@ -171,12 +244,12 @@ Result<NetnsFiles> receiveFiles(int sock) {
   std::vector<UniqueFd> bySlot(slots);
   size_t next = 0;
   for (size_t i = 0; i < slots; ++i) {
-    if ((reply.present >> i & 1U) != 0) {
+    if ((reply->present >> i & 1U) != 0) {
       bySlot[i] = std::move(files.fds[next++]);
     }
   }
   files.fds = std::move(bySlot);
-  files.inode = reply.inode;
+  files.inode = reply->inode;
   return files;
 }
 
@@ -201,20 +274,27 @@ const std::vector<const policy::TunableInfo*>& perNetnsTunables() {
 
 Result<NetnsOpener> NetnsOpener::spawn(std::optional<Identity> identity) {
   int pair[2];
+  int writerPair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
     return makeError("socketpair for the netns opener", errno);
   }
   UniqueFd parentEnd(pair[0]);
   UniqueFd childEnd(pair[1]);
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, writerPair) != 0) {
+    return makeError("socketpair between the netns opener and the privileged writer", errno);
+  }
+  UniqueFd writerEnd(writerPair[0]);
+  UniqueFd openerWriterEnd(writerPair[1]);
   pid_t pid = ::fork();
   if (pid < 0) {
     return makeError("fork the netns opener", errno);
   }
   if (pid == 0) {
     parentEnd.reset();
-    runOpener(childEnd.get(), identity);
+    writerEnd.reset();
+    runOpener(childEnd.get(), openerWriterEnd.get(), identity);
   }
-  return NetnsOpener(std::move(parentEnd), pid);
+  return NetnsOpener(std::move(parentEnd), std::move(writerEnd), pid);
 }
 
 Result<NetnsFiles> NetnsOpener::open(uint64_t cookie) {
@@ -225,6 +305,25 @@ Result<NetnsFiles> NetnsOpener::open(uint64_t cookie) {
                              ")");
   }
   return receiveFiles(socket.get());
+}
+
+Result<UniqueFd> requestRtnlSocket(int channel, uint64_t cookie) {
+  OpenerRequest request{cookie};
+  if (::send(channel, &request, sizeof(request), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(sizeof(request))) {
+    return makeError("the netns opener is gone", EPIPE);
+  }
+  std::vector<UniqueFd> fds;
+  auto reply = receiveReply(channel, fds);
+  if (!reply) {
+    return reply.error();
+  }
+  if (fds.size() != 1) {
+    return makeError("netns opener: sent " + std::to_string(fds.size()) +
+                         " descriptors for one rtnetlink socket",
+                     EPROTO);
+  }
+  return std::move(fds.front());
 }
 
 }  // namespace bpftune::actuator

@@ -5,6 +5,10 @@
 // cookie it enters that namespace, opens the per-namespace tunables' /proc/sys files O_RDWR,
 // goes back, and hands the descriptors to the actuator by SCM_RIGHTS. The actuator (which
 // parses requests) keeps CAP_NET_ADMIN alone: the kernel re-checks it at every write.
+// On a second socketpair, whose other end only the privileged writer holds, the same cookie
+// gets one NETLINK_ROUTE socket created in that namespace (strict checking on): a netlink socket
+// keeps acting in the namespace that created it, so the writer changes routes there without
+// setns. The actuator's channel never yields one: it holds CAP_NET_ADMIN and parses requests.
 #pragma once
 
 #include <sys/types.h>
@@ -38,13 +42,22 @@ public:
 
   // ENOENT: the namespace does not exist (or nothing but sockets keeps it).
   Result<NetnsFiles> open(uint64_t cookie);
+  // The privileged writer's end of its channel to the opener (requestRtnlSocket). Taken once,
+  // to hand to PrivWriter::spawn; the actuator must not keep it.
+  UniqueFd takeWriterChannel() { return std::move(writerChannel); }
   pid_t pid() const { return child; }
 
 private:
-  NetnsOpener(UniqueFd socket, pid_t child) : socket(std::move(socket)), child(child) {}
+  NetnsOpener(UniqueFd socket, UniqueFd writerChannel, pid_t child)
+      : socket(std::move(socket)), writerChannel(std::move(writerChannel)), child(child) {}
   UniqueFd socket;
+  UniqueFd writerChannel;
   pid_t child = -1;
 };
+
+// In the privileged writer: a NETLINK_ROUTE socket created in the namespace `cookie` names, from
+// the opener over `channel`. ENOENT: the namespace does not exist; EPIPE: the opener is gone.
+Result<UniqueFd> requestRtnlSocket(int channel, uint64_t cookie);
 
 // The opener's wire format on its socketpair (both ends are ours).
 struct OpenerRequest {

@@ -54,6 +54,13 @@ Result<int> CachedNetnsSysctls::handle(uint64_t cookie, const policy::TunableInf
   return fd.get();
 }
 
+// Reading through a handle proves the namespace is alive (a dead one's handle answers ENOENT,
+// which drops the entry); every namespace has the first per-netns tunable (tcp_rmem).
+Status CachedNetnsSysctls::reach(uint64_t cookie) {
+  auto values = read(cookie, *perNetnsTunables().front());
+  return values ? Status(Ok{}) : Status(values.error());
+}
+
 Result<Values> CachedNetnsSysctls::read(uint64_t cookie, const policy::TunableInfo& info) {
   auto fd = handle(cookie, info);
   if (!fd) {

@@ -21,6 +21,9 @@ public:
   virtual Result<Values> read(uint64_t cookie, const policy::TunableInfo& info) = 0;
   virtual Status write(uint64_t cookie, const policy::TunableInfo& info, const Values& values) = 0;
   virtual uint32_t inode(uint64_t cookie) const = 0;  // 0 when not known
+  // Ok when the namespace exists (opening its handles if need be, which also makes its inode
+  // known); ENOENT when it does not.
+  virtual Status reach(uint64_t cookie) = 0;
 };
 
 // Handles per namespace, opened once through the netns opener and kept (LRU, CAPACITY
@@ -35,6 +38,7 @@ public:
   Result<Values> read(uint64_t cookie, const policy::TunableInfo& info) override;
   Status write(uint64_t cookie, const policy::TunableInfo& info, const Values& values) override;
   uint32_t inode(uint64_t cookie) const override;
+  Status reach(uint64_t cookie) override;
   size_t cached() const { return entries.size(); }
 
 private:

@@ -170,6 +170,11 @@ Answer Server::dispatch(Connection& conn, const Decoded& request) {
         return rejected("reportOverride: not accepted on the admin socket");
       }
       return engine.reportOverride(request.overrideReport, conn.peer);
+    case RequestKind::REPORT_LIVE_SWITCH:
+      if (conn.admin) {
+        return rejected("reportLiveSwitch: not accepted on the admin socket");
+      }
+      return engine.reportLiveSwitch(request.liveSwitch, conn.peer);
   }
   return rejected("request: unknown kind");
 }

@@ -23,6 +23,19 @@ policy::SetSysctl toPlain(proto::Request::SetSysctl::Reader in) {
   out.expected = {in.getExpected0(), in.getExpected1(), in.getExpected2()};
   out.newValues = {in.getNew0(), in.getNew1(), in.getNew2()};
   out.causeNetnsCookie = in.getCauseNetnsCookie();
+  out.host = HostAddress::fromWords(in.getHostFamily(), in.getHostAddress0(), in.getHostAddress1());
+  return out;
+}
+
+// Algorithms stay raw numbers here: a value outside the enum is refused by name, not lost.
+ReportedLiveSwitch toPlain(proto::Request::ReportLiveSwitch::Reader in) {
+  ReportedLiveSwitch out;
+  out.tuner = in.getTuner();
+  out.netnsCookie = in.getNetnsCookie();
+  out.host = HostAddress::fromWords(in.getHostFamily(), in.getHostAddress0(), in.getHostAddress1());
+  out.fromAlg = static_cast<int64_t>(in.getFromAlg());
+  out.toAlg = static_cast<int64_t>(in.getToAlg());
+  out.socket = {in.getLocalPort(), in.getRemotePort(), in.getRetransmits(), in.getSegsOut()};
   return out;
 }
 
@@ -88,8 +101,9 @@ Result<Decoded> decodeChecked(const capnp::word* words, size_t bytes) {
       d.resume = {root.getResume().getTuner(), root.getResume().getNetnsCookie()};
       return d;
     case proto::Request::REPORT_LIVE_SWITCH:
-      // Not served yet: the engine does not journal live switches (issue 5 lands it).
-      return makeError("request: reportLiveSwitch is not supported by this actuator");
+      d.kind = RequestKind::REPORT_LIVE_SWITCH;
+      d.liveSwitch = toPlain(root.getReportLiveSwitch());
+      return d;
   }
   return makeError("request: unknown kind " + std::to_string(static_cast<unsigned>(root.which())));
 }

@@ -23,7 +23,8 @@ enum class RequestKind {
   PING,
   ROLLBACK,
   REPORT_OVERRIDE,
-  RESUME
+  RESUME,
+  REPORT_LIVE_SWITCH
 };
 
 struct ResumeArgs {
@@ -37,6 +38,7 @@ struct Decoded {
   policy::SetSysctl setSysctl;
   ReportedOverride overrideReport;
   ResumeArgs resume;
+  ReportedLiveSwitch liveSwitch;
 };
 
 // `bytes` bytes at `words` (word aligned). Every failure is an Error whose message starts with

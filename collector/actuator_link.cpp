@@ -24,6 +24,7 @@ actuator::SetSysctlArgs toSetSysctlArgs(const tuners::Proposal& proposal) {
   args.count = proposal.newValues.count;
   args.expected = proposal.oldValues.v;
   args.newValues = proposal.newValues.v;
+  args.host = proposal.host;
   return args;
 }
 
@@ -91,6 +92,11 @@ Result<actuator::ClientReply> ActuatorLink::call(const tuners::Proposal& proposa
 
 Result<actuator::ClientReply> ActuatorLink::ping() {
   return send([](actuator::ActuatorClient& c) { return c.ping(); });
+}
+
+Result<actuator::ClientReply> ActuatorLink::reportLiveSwitch(
+    const actuator::LiveSwitchReport& report) {
+  return send([&](actuator::ActuatorClient& c) { return c.reportLiveSwitch(report); });
 }
 
 Result<actuator::ClientReply> ActuatorLink::reportOverride(const actuator::OverrideReport& report) {

@@ -13,7 +13,8 @@
 
 namespace bpftune::collector {
 
-// The setSysctl request for a proposal; `expected` is what the collector just read.
+// The setSysctl request for a proposal; `expected` is what the collector just read (for a
+// per-host tunable: what the tuner believes the host's route carries), `host` the proposal's.
 actuator::SetSysctlArgs toSetSysctlArgs(const tuners::Proposal& proposal);
 
 class ActuatorLink {
@@ -30,6 +31,8 @@ public:
   Result<actuator::ClientReply> ping();
   // Someone else wrote a managed tunable: the actuator journals it and leaves the key alone.
   Result<actuator::ClientReply> reportOverride(const actuator::OverrideReport& report);
+  // A BPF iterator of ours switched a live connection in place: the actuator journals it.
+  Result<actuator::ClientReply> reportLiveSwitch(const actuator::LiveSwitchReport& report);
 
   uint64_t reconnects() const { return connectCount; }
   const std::string& lastError() const { return lastErrorText; }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "live_switch.h"
 #include "log.h"
 #include "privileges.h"
 #include "proc_counters.h"
@@ -21,21 +22,32 @@ namespace {
 constexpr int POLL_MS = 100;
 constexpr std::chrono::seconds STATUS_PERIOD{1};
 
+std::string valuesText(const tuners::Values& values, const policy::TunableInfo* info) {
+  const bool alg = info != nullptr && info->kind == policy::ValueKind::CONG_ALG;
+  std::string out;
+  for (uint8_t i = 0; i < values.count && i < 3; ++i) {
+    out += (i == 0 ? "" : " ") +
+           (alg ? std::string(policy::congAlgName(values.v[i])) : std::to_string(values.v[i]));
+  }
+  return out;
+}
+
+}  // namespace
+
 uint64_t monotonicNs() {
   timespec ts{};
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-std::string valuesText(const tuners::Values& values) {
-  std::string out;
-  for (uint8_t i = 0; i < values.count && i < 3; ++i) {
-    out += (i == 0 ? "" : " ") + std::to_string(values.v[i]);
+std::optional<tuners::Values> liveValues(const tuners::Proposal& proposal,
+                                         const actuator::ClientReply& reply) {
+  if (reply.count != proposal.newValues.count || reply.status == proto::Status::GONE ||
+      reply.status == proto::Status::FAILED) {
+    return std::nullopt;
   }
-  return out;
+  return tuners::Values{reply.count, {reply.values[0], reply.values[1], reply.values[2]}};
 }
-
-}  // namespace
 
 std::string describeOutcome(const tuners::Proposal& p,
                             const actuator::ClientReply& reply,
@@ -45,8 +57,9 @@ std::string describeOutcome(const tuners::Proposal& p,
       std::string(policy::tunerName(p.tuner)) + ": " +
       std::string(policy::scenarioName(p.scenario)) + " (" +
       std::string(policy::scenarioDescription(p.scenario)) +
-      "): " + (info != nullptr ? std::string(info->name) : std::string("?")) + " " +
-      valuesText(p.oldValues) + " -> " + valuesText(p.newValues) + " in netns " +
+      "): " + (info != nullptr ? std::string(info->name) : std::string("?")) +
+      (p.host.empty() ? std::string() : " for host " + p.host.text()) + " " +
+      valuesText(p.oldValues, info) + " -> " + valuesText(p.newValues, info) + " in netns " +
       std::to_string(p.netnsCookie) +
       (p.causeNetnsCookie != 0 ? " (global; for netns " + std::to_string(p.causeNetnsCookie) + ")"
                                : std::string()) +
@@ -125,6 +138,11 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const Options& options) {
     slot.tunerId = static_cast<uint32_t>(slot.tuner->id());
     slot.status.name = std::string(entry.name);
     log::info(std::string(entry.name) + ": BPF programs attached");
+    if (const IteratorAction* action = slot.bpf->iteratorAction()) {
+      slot.status.hasIterator = true;
+      slot.status.iterator.what = action->describe();
+      log::info(std::string(entry.name) + ": iterator " + action->describe());
+    }
     d->slots.push_back(std::move(slot));
   }
   if (auto infra = d->attachInfrastructure(actuatorUid(options.actuatorUser)); !infra) {
@@ -218,6 +236,11 @@ bool Daemon::readCurrent(Slot& slot, const bpftune_event& event, tuners::Current
     current.counters = readCounters(wanted, procNetDir(event.netns_cookie));
   }
   for (proto::TunableId id : slot.tuner->tunables()) {
+    // A per-host tunable (a route per remote host) has no /proc/sys file and no value in the
+    // event: the tuner keeps its own view, corrected by the actuator's replies (onReply).
+    if (policy::isPerHost(id)) {
+      continue;
+    }
     const policy::TunableInfo* info = policy::findTunable(id);
     if (home || info == nullptr || !info->perNetns) {
       if (!readHome(slot, id, current)) {
@@ -263,6 +286,10 @@ void Daemon::handleTunerEvent(Slot& slot, const bpftune_event& event) {
   ++slot.status.events;
   observeNetns(event.netns_cookie, event.netns_inum, "seen in " + slot.status.name + " events");
   namespaces.countEvent(event.netns_cookie);
+  // Done in the kernel already: journaled whatever the tuner's state, then the tuner learns.
+  if (isLiveSwitch(event)) {
+    reportLiveSwitch(slot, event);
+  }
   auto tunerId = static_cast<proto::TunerId>(event.tuner);
   if (namespaces.state(tunerId, event.netns_cookie) != tuners::netns::State::ACTIVE) {
     ++slot.status.skippedDisabled;
@@ -286,14 +313,18 @@ void Daemon::handleProposal(Slot& slot, const bpftune_event& event, tuners::Prop
     slot.tuner->onResult(proposal, false);
     return;
   }
-  tuners::netns::routeProposal(proposal, *info, homeCookie);
+  // A per-host tunable lives in the event's namespace, for one host: never routed home.
+  if (!policy::isPerHost(proposal.tunable)) {
+    tuners::netns::routeProposal(proposal, *info, homeCookie);
+  }
   // A global tunable goes home: the tuner may be stopped there even if active in the event's.
   if (namespaces.state(proposal.tuner, proposal.netnsCookie) != tuners::netns::State::ACTIVE) {
     ++slot.status.skippedDisabled;
     slot.tuner->onResult(proposal, false);
     return;
   }
-  if (holdoff.held(proposal.tuner, proposal.netnsCookie, proposal.tunable, monotonicNs())) {
+  if (holdoff.held(
+          proposal.tuner, proposal.netnsCookie, proposal.tunable, monotonicNs(), proposal.host)) {
     ++slot.status.heldBack;
     slot.tuner->onResult(proposal, false);
     return;
@@ -312,14 +343,15 @@ void Daemon::handleProposal(Slot& slot, const bpftune_event& event, tuners::Prop
   if (applied) {
     ++slot.status.applied;
     slot.status.latency.add(latencyUs);
-    holdoff.applied(proposal.tuner, proposal.netnsCookie, proposal.tunable);
+    holdoff.applied(proposal.tuner, proposal.netnsCookie, proposal.tunable, proposal.host);
   } else {
     ++slot.status.refused[actuator::statusName(reply->status)];
     if (reply->status == proto::Status::REJECTED || reply->status == proto::Status::FAILED) {
-      holdoff.rejected(proposal.tuner, proposal.netnsCookie, proposal.tunable, now);
+      holdoff.rejected(proposal.tuner, proposal.netnsCookie, proposal.tunable, now, proposal.host);
     }
   }
   slot.tuner->onResult(proposal, applied);
+  slot.tuner->onReply(proposal, reply->status, liveValues(proposal, *reply));
   std::string line = describeOutcome(proposal, *reply, latencyUs);
   if (applied) {
     log::notice(line);
@@ -335,12 +367,16 @@ void Daemon::handleReply(Slot& slot,
                          const tuners::Proposal& proposal,
                          const actuator::ClientReply& reply) {
   const uint64_t target = proposal.netnsCookie;
-  if (reply.count == proposal.newValues.count && reply.status != proto::Status::GONE &&
-      reply.status != proto::Status::FAILED) {
-    tuners::Values live{reply.count, {reply.values[0], reply.values[1], reply.values[2]}};
-    values.learn(target, proposal.tunable, live, monotonicNs());
-  } else if (reply.status == proto::Status::OK) {
-    values.learn(target, proposal.tunable, proposal.newValues, monotonicNs());
+  // The value cache holds one value per (netns, tunable): a per-host value is the tuner's.
+  if (!policy::isPerHost(proposal.tunable)) {
+    if (auto live = liveValues(proposal, reply)) {
+      values.learn(target, proposal.tunable, *live, monotonicNs());
+    } else if (reply.status == proto::Status::OK) {
+      values.learn(target, proposal.tunable, proposal.newValues, monotonicNs());
+    }
+  }
+  if (reply.status == proto::Status::PAUSED) {
+    actuatorPaused = true;
   }
   if (reply.status == proto::Status::OVERRIDDEN) {
     namespaces.disable(proposal.tuner, target);
@@ -368,6 +404,7 @@ StatusSnapshot Daemon::snapshot() {
     auto id = static_cast<proto::TunerId>(slot.tunerId);
     tunerNames.emplace_back(id, slot.status.name);
     TunerStatus status = slot.status;
+    status.stateJson = slot.tuner->statusJson();
     for (const auto& [cookie, ns] : namespaces.all()) {
       if (ns.events > 0 || ns.tuners.contains(id)) {
         status.netnsState[cookie] =
@@ -436,6 +473,7 @@ int Daemon::run(const std::atomic<bool>& stop) {
       handleEvent(event);
     }
     actuator.ensureConnected();
+    runIterators();
     pollNamespaces(false);
     pingForResume();
     writeStatus(false);

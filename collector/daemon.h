@@ -9,6 +9,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -30,10 +31,16 @@
 
 namespace bpftune::collector {
 
+// CLOCK_MONOTONIC in ns, the clock of bpf_ktime_get_ns() (event timestamps).
+uint64_t monotonicNs();
+
 // One line per proposal: what changed (or was refused), why, and how long it took.
 std::string describeOutcome(const tuners::Proposal& proposal,
                             const actuator::ClientReply& reply,
                             uint64_t latencyUs);
+// The values a reply carries for the proposal's tunable (nullopt: none usable).
+std::optional<tuners::Values> liveValues(const tuners::Proposal& proposal,
+                                         const actuator::ClientReply& reply);
 
 // One line per write by someone else to a managed tunable (all data sanitized).
 struct AdminWrite {
@@ -70,6 +77,7 @@ private:
     std::unique_ptr<BpfObject> bpf;
     std::unique_ptr<tuners::Tuner> tuner;
     TunerStatus status;
+    std::chrono::steady_clock::time_point nextIteratorRun{};
   };
 
   explicit Daemon(const Options& options);
@@ -87,6 +95,11 @@ private:
   std::string procNetDir(uint64_t cookie) const;
   StatusSnapshot snapshot();
   void writeStatus(bool force);
+
+  // Iterators that act in the kernel and the journaling of what they did (daemon_iterator.cpp).
+  void runIterators();
+  void runIterator(Slot& slot, IteratorAction& action);
+  void reportLiveSwitch(Slot& slot, const bpftune_event& event);
 
   // Namespaces (daemon_netns.cpp).
   void discoverNamespaces();
@@ -112,6 +125,9 @@ private:
   uint64_t unknownTunerEvents = 0;
   std::set<proto::TunableId> unreadable;  // logged once each
   RefusalHoldoff holdoff;
+  // The actuator answered PAUSED (an administrator rolled back): iterators that act wait until
+  // the resume epoch changes.
+  bool actuatorPaused = false;
   std::string lastStatus;
   bool statusErrorLogged = false;
   std::chrono::steady_clock::time_point lastStatusWrite{};

@@ -217,6 +217,7 @@ void Daemon::noteEpoch(uint64_t epoch) {
   if (!changed) {
     return;
   }
+  actuatorPaused = false;
   size_t enabled = namespaces.enableAll();
   log::notice("resume: the actuator's resume epoch is now " + std::to_string(epoch) + "; " +
               std::to_string(enabled) + " stopped tuner state(s) active again");

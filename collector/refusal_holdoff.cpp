@@ -7,8 +7,9 @@ namespace bpftune::collector {
 bool RefusalHoldoff::held(proto::TunerId tuner,
                           uint64_t netns,
                           proto::TunableId tunable,
-                          uint64_t nowNs) const {
-  auto it = holds.find({tuner, netns, tunable});
+                          uint64_t nowNs,
+                          const HostAddress& host) const {
+  auto it = holds.find(key(tuner, netns, tunable, host));
   return it != holds.end() && nowNs < it->second.untilNs;
 }
 
@@ -28,20 +29,24 @@ void RefusalHoldoff::makeRoom(uint64_t nowNs) {
 void RefusalHoldoff::rejected(proto::TunerId tuner,
                               uint64_t netns,
                               proto::TunableId tunable,
-                              uint64_t nowNs) {
-  const Key key{tuner, netns, tunable};
-  auto it = holds.find(key);
+                              uint64_t nowNs,
+                              const HostAddress& host) {
+  const Key k = key(tuner, netns, tunable, host);
+  auto it = holds.find(k);
   if (it == holds.end()) {
     makeRoom(nowNs);
-    it = holds.emplace(key, Hold{}).first;
+    it = holds.emplace(k, Hold{}).first;
   }
   Hold& hold = it->second;
   hold.lengthNs = hold.lengthNs == 0 ? FIRST_NS : std::min(hold.lengthNs * 2, MAX_NS);
   hold.untilNs = nowNs + hold.lengthNs;
 }
 
-void RefusalHoldoff::applied(proto::TunerId tuner, uint64_t netns, proto::TunableId tunable) {
-  holds.erase({tuner, netns, tunable});
+void RefusalHoldoff::applied(proto::TunerId tuner,
+                             uint64_t netns,
+                             proto::TunableId tunable,
+                             const HostAddress& host) {
+  holds.erase(key(tuner, netns, tunable, host));
 }
 
 void RefusalHoldoff::forget(uint64_t netns) {

@@ -22,6 +22,14 @@ void renderLatency(std::ostringstream& out, const LatencyStats& l) {
       << ", \"max_us\": " << l.maxUs << "}";
 }
 
+void renderIterator(std::ostringstream& out, const IteratorStatus& i) {
+  out << "{\"what\": " << quoted(i.what) << ", \"runs\": " << i.runs
+      << ", \"actions\": " << i.actions << ", \"journaled\": " << i.journaled
+      << ", \"refused\": " << i.refused << ", \"unjournaled\": " << i.unjournaled
+      << ", \"skipped\": " << i.skipped << ", \"last_skip\": " << quoted(i.lastSkip)
+      << ", \"last_run_us\": " << i.lastRunUs << "}";
+}
+
 void renderTuner(std::ostringstream& out, const TunerStatus& t) {
   out << "    {\"name\": " << quoted(t.name) << ", \"netns\": {";
   const char* sep = "";
@@ -40,6 +48,14 @@ void renderTuner(std::ostringstream& out, const TunerStatus& t) {
       << ", \"skipped_disabled\": " << t.skippedDisabled << ", \"held_back\": " << t.heldBack
       << ", \"admin_overrides\": " << t.adminOverrides << ", \"latency\": ";
   renderLatency(out, t.latency);
+  if (t.hasIterator) {
+    out << ", \"iterator\": ";
+    renderIterator(out, t.iterator);
+  }
+  // The tuner's own JSON value, as it rendered it (tuners are pure code of ours, not input).
+  if (!t.stateJson.empty()) {
+    out << ", \"state\": " << t.stateJson;
+  }
   out << "}";
 }
 

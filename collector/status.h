@@ -25,6 +25,20 @@ struct LatencyStats {
   uint64_t avgUs() const { return count == 0 ? 0 : sumUs / count; }
 };
 
+// A tuner's iterator that acts in the kernel (IteratorAction): what it did and what the journal
+// has of it.
+struct IteratorStatus {
+  std::string what;          // IteratorAction::describe()
+  uint64_t runs = 0;         // iterator runs
+  uint64_t actions = 0;      // actions taken (connections switched)
+  uint64_t journaled = 0;    // reports the actuator journaled
+  uint64_t refused = 0;      // reports it refused (the iterator then pauses: refusal hold-off)
+  uint64_t unjournaled = 0;  // reports that could not be sent (actuator gone meanwhile)
+  uint64_t skipped = 0;      // runs not made: tuner stopped, actuator down, or held back
+  uint64_t lastRunUs = 0;    // how long the last run took
+  std::string lastSkip;      // why the last skipped run was skipped
+};
+
 struct TunerStatus {
   std::string name;
   std::map<uint64_t, std::string> netnsState;  // cookie -> netns::stateName, where it had events
@@ -38,6 +52,9 @@ struct TunerStatus {
   uint64_t heldBack = 0;        // proposals not sent: the same one was refused moments ago
   uint64_t adminOverrides = 0;  // writes by others to a tunable it manages
   LatencyStats latency;
+  bool hasIterator = false;
+  IteratorStatus iterator;
+  std::string stateJson;  // Tuner::statusJson(): the tuner's learned state ("" when none)
 };
 
 struct ObjectStatus {

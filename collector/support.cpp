@@ -89,6 +89,17 @@ std::string runTcpIter(bpf_program* prog) {
   return "";
 }
 
+// An iterator that acts is run once with a budget of 0: it walks this netns's sockets and
+// changes none. The detail says what it would do and where (its namespace limit).
+SupportItem iteratorItem(const std::string& tuner, IteratorAction& action) {
+  std::string feature = tuner + " iterator";
+  auto ran = action.runOnce(0);
+  if (!ran) {
+    return {std::move(feature), false, describe(ran.error())};
+  }
+  return {std::move(feature), true, "runs; " + action.describe()};
+}
+
 // Every registered tuner's BPF object, loaded and attached as the collector does it (with a
 // private ring buffer): each of its programs is listed as attachable, or the object's error.
 std::vector<SupportItem> tunerHooks() {
@@ -105,6 +116,9 @@ std::vector<SupportItem> tunerHooks() {
       feature += " hook ";
       feature += program;
       out.push_back({std::move(feature), true, "attachable"});
+    }
+    if (IteratorAction* action = (*bpf)->iteratorAction()) {
+      out.push_back(iteratorItem(tuner, *action));
     }
   }
   return out;

@@ -35,9 +35,10 @@ struct SkeletonDeleter {
 template <typename Skel>
 using SkeletonPtr = std::unique_ptr<Skel, SkeletonDeleter<Skel>>;
 
-// hooks[i] describes bpftune_samples[i] of the object.
+// hooks[i] describes bpftune_samples[i] of the object. A tuner whose object does more than
+// report (tcp_conn's iterator) derives from it.
 template <typename Skel>
-class TunerBpf final : public BpfObject {
+class TunerBpf : public BpfObject {
 public:
   TunerBpf(SkeletonPtr<Skel> skel, std::vector<std::string> programs, std::vector<HookSpec> hooks)
       : skel(std::move(skel)), programs(std::move(programs)), hookSpecs(std::move(hooks)) {}
@@ -63,6 +64,9 @@ public:
             readShared(skel->bss->bpftune_events_lost)};
   }
 
+protected:
+  Skel& skeleton() const { return *skel; }
+
 private:
   SkeletonPtr<Skel> skel;
   std::vector<std::string> programs;
@@ -73,13 +77,12 @@ inline Error libbpfError(const std::string& what, int err) {
   return makeError(what, err < 0 ? -err : err);
 }
 
-// prepare(Skel&) runs after open, before load: for a tuner's own .rodata. It returns Status.
+// Opens, prepares, loads and attaches a tuner's skeleton. prepare(Skel&) runs after open,
+// before load: for a tuner's own .rodata and autoload choices. It returns Status.
 template <typename Skel, typename Prepare>
-Result<std::unique_ptr<BpfObject>> attachTunerBpf(const BpfConfig& config,
-                                                  std::string_view name,
-                                                  std::vector<std::string> programs,
-                                                  std::vector<HookSpec> hooks,
-                                                  Prepare prepare) {
+Result<SkeletonPtr<Skel>> loadTunerSkeleton(const BpfConfig& config,
+                                            std::string_view name,
+                                            Prepare prepare) {
   const std::string tuner(name);
   SkeletonPtr<Skel> skel(Skel::open());
   if (!skel) {
@@ -100,8 +103,21 @@ Result<std::unique_ptr<BpfObject>> attachTunerBpf(const BpfConfig& config,
   if (int err = Skel::attach(skel.get()); err != 0) {
     return libbpfError("attach " + tuner + " BPF programs", err);
   }
+  return skel;
+}
+
+template <typename Skel, typename Prepare>
+Result<std::unique_ptr<BpfObject>> attachTunerBpf(const BpfConfig& config,
+                                                  std::string_view name,
+                                                  std::vector<std::string> programs,
+                                                  std::vector<HookSpec> hooks,
+                                                  Prepare prepare) {
+  auto skel = loadTunerSkeleton<Skel>(config, name, prepare);
+  if (!skel) {
+    return skel.error();
+  }
   return std::unique_ptr<BpfObject>(
-      std::make_unique<TunerBpf<Skel>>(std::move(skel), std::move(programs), std::move(hooks)));
+      std::make_unique<TunerBpf<Skel>>(std::move(*skel), std::move(programs), std::move(hooks)));
 }
 
 template <typename Skel>

@@ -9,6 +9,8 @@
 #include "net_buffer_bpf.h"
 #include "net_buffer_tuner.h"
 #include "tcp_buffer_tuner.h"
+#include "tcp_conn_bpf.h"
+#include "tcp_conn_setup.h"
 #include "udp_buffer_tuner.h"
 
 namespace bpftune::collector {
@@ -20,6 +22,7 @@ const auto REGISTRY = std::to_array<TunerEntry>({
     {"net_buffer", &attachNetBufferBpf, &tuners::makeNetBufferTuner},
     {"ip_frag", &attachIpFragBpf, &tuners::makeIpFragTuner},
     {"udp_buffer", &attachUdpBufferBpf, &tuners::makeUdpBufferTuner},
+    {"tcp_conn", &attachTcpConnBpf, &makeTcpConnTunerFromHost},
 });
 
 }  // namespace

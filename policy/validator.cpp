@@ -82,6 +82,54 @@ std::optional<Refusal> checkOrder(const TunableInfo& info, const SetSysctl& r) {
   return std::nullopt;
 }
 
+// A per-host tunable needs a sane unicast host; every other tunable takes none (hostFamily 0,
+// no address bytes). socketCongctl is never written: live switches are only reported.
+std::optional<Refusal> checkHost(const TunableInfo& info, const SetSysctl& r) {
+  if (info.backend == Backend::JOURNAL_ONLY) {
+    return refuse("tunable",
+                  0,
+                  "tunable: " + std::string(info.name) +
+                      " is journal only (reportLiveSwitch); nothing writes it");
+  }
+  if (!isPerHost(info.id)) {
+    const HostAddress none;
+    if (r.host != none) {
+      return refuse("hostFamily",
+                    0,
+                    "hostFamily: " + std::string(info.name) +
+                        " is not per host; hostFamily and hostAddress must be 0");
+    }
+    return std::nullopt;
+  }
+  if (r.host.family == 0) {
+    return refuse("hostFamily",
+                  0,
+                  "hostFamily: " + std::string(info.name) +
+                      " is per host; 2 (AF_INET) or 10 (AF_INET6) is required");
+  }
+  std::string problem = hostAddressProblem(r.host);
+  if (!problem.empty()) {
+    return refuse(problem.substr(0, problem.find(':')), 0, problem);
+  }
+  return std::nullopt;
+}
+
+// An algorithm value must name one: bounds alone would let a policy with a wider max through.
+std::optional<Refusal> checkAlgorithm(const TunableInfo& info, const SetSysctl& r) {
+  if (info.kind != ValueKind::CONG_ALG) {
+    return std::nullopt;
+  }
+  const int64_t alg = r.newValues[0];
+  if (alg != static_cast<int64_t>(proto::CongAlg::NONE) &&
+      !congAlgFromName(congAlgName(alg)).has_value()) {
+    return refuse("new0",
+                  0,
+                  "new0: " + std::to_string(alg) + " is not a congestion control algorithm of " +
+                      std::string(info.name) + " (CongAlg 0..5)");
+  }
+  return std::nullopt;
+}
+
 __int128 magnitude(__int128 v) {
   return v < 0 ? -v : v;
 }
@@ -114,6 +162,12 @@ std::optional<Refusal> checkRequest(const Policy& policy,
                   "count: " + std::to_string(r.count) + " does not match " +
                       std::string(info->name) + ", which has " + std::to_string(info->count) +
                       " value(s)");
+  }
+  if (auto refusal = checkHost(*info, r)) {
+    return refusal;
+  }
+  if (auto refusal = checkAlgorithm(*info, r)) {
+    return refusal;
   }
   const Limits* limits = policy.find(r.tunable);
   if (limits == nullptr) {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "host_address.h"
 #include "policy_file.h"
 #include "tunable_table.h"
 
@@ -25,6 +26,7 @@ struct SetSysctl {
   Values expected{};
   Values newValues{};
   uint64_t causeNetnsCookie = 0;  // netns whose event caused it (0: netnsCookie)
+  HostAddress host;               // per-host tunables (routeCongctl); empty for sysctls
 };
 
 // Why a request is refused: the request field, the bound crossed (0 when none) and a sentence
@@ -35,7 +37,7 @@ struct Refusal {
   std::string reason;
 };
 
-// Identity, netns, count, bounds and ordering; everything that needs no live value.
+// Identity, netns, count, host, bounds and ordering; everything that needs no live value.
 // ownNetnsCookie: the init namespace, the only one holding global tunables.
 std::optional<Refusal> checkRequest(const Policy& policy,
                                     const SetSysctl& request,

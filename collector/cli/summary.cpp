@@ -11,7 +11,12 @@
 namespace bpftune::cli {
 namespace {
 
-using Key = std::pair<uint64_t, proto::TunableId>;
+// (netns, tunable, host): routeCongctl changes are per remote host.
+using Key = std::tuple<uint64_t, proto::TunableId, HostAddress>;
+
+Key keyOf(const journal::Record& r) {
+  return {r.netnsCookie, r.tunable, r.host};
+}
 
 struct Change {
   const journal::Record* firstIntent = nullptr;
@@ -45,6 +50,27 @@ std::string tunableName(proto::TunableId id) {
   return info != nullptr ? std::string(info->name) : "unknown tunable";
 }
 
+// " for 10.0.0.2" for a per-host record.
+std::string hostText(const HostAddress& host) {
+  return host.empty() ? "" : " for " + host.text();
+}
+
+// Algorithms by name ("reno", "none": no route of bpftune's), everything else as numbers.
+std::string shownValues(proto::TunableId id, const journal::Values& values, uint8_t count) {
+  const auto* info = policy::findTunable(id);
+  if (info != nullptr && info->kind == policy::ValueKind::CONG_ALG) {
+    return std::string(policy::congAlgName(values[0]));
+  }
+  return valuesText(values, count);
+}
+
+// Routes and live switches have no sysctl.d form.
+bool isSysctl(proto::TunableId id) {
+  const auto* info = policy::findTunable(id);
+  return info != nullptr && info->backend != policy::Backend::HOST_ROUTE &&
+         info->backend != policy::Backend::JOURNAL_ONLY;
+}
+
 std::string netnsText(uint64_t cookie, const BootView& view, const NetnsNames& names) {
   std::string text = "netns " + std::to_string(cookie);
   if (auto it = names.find(cookie); it != names.end()) {
@@ -63,7 +89,7 @@ void applyOutcome(BootView& view,
     return;
   }
   const journal::Record& i = *intent->second;
-  Change& change = view.changes[{i.netnsCookie, i.tunable}];
+  Change& change = view.changes[keyOf(i)];
   change.current = record.actual;
   change.lastSeq = record.seq;
   view.counts[{
@@ -84,7 +110,7 @@ BootView collect(const std::vector<journal::Record>& records, const journal::Boo
         break;
       case proto::RecordKind::INTENT: {
         intents[record.seq] = &record;
-        Change& change = view.changes[{record.netnsCookie, record.tunable}];
+        Change& change = view.changes[keyOf(record)];
         if (change.firstIntent == nullptr) {
           change.firstIntent = &record;
           change.current = record.oldValues;
@@ -100,15 +126,13 @@ BootView collect(const std::vector<journal::Record>& records, const journal::Boo
         break;
       case proto::RecordKind::OVERRIDE:
         view.overrides.push_back({&record, false});
-        if (auto it = view.changes.find({record.netnsCookie, record.tunable});
-            it != view.changes.end()) {
+        if (auto it = view.changes.find(keyOf(record)); it != view.changes.end()) {
           it->second.current = record.actual;
         }
         break;
       case proto::RecordKind::RESUME:
         for (auto& o : view.overrides) {
-          bool sameKey =
-              o.record->netnsCookie == record.netnsCookie && o.record->tunable == record.tunable;
+          bool sameKey = keyOf(*o.record) == keyOf(record);
           o.resumed = o.resumed || (record.count != 0 && sameKey) ||
                       (record.count == 0 && record.netnsCookie == 0);
         }
@@ -131,12 +155,13 @@ void printCounts(std::ostringstream& out, const BootView& view, const NetnsNames
 void printChanges(std::ostringstream& out, const BootView& view, const NetnsNames& names) {
   out << "# Changed tunables (old -> now):\n";
   for (const auto& [key, change] : view.changes) {
-    std::string name = tunableName(key.second);
+    const auto& [cookie, tunable, host] = key;
     uint8_t count = change.firstIntent->count;
-    std::string from = valuesText(change.firstIntent->oldValues, count);
-    std::string to = valuesText(change.current, count);
-    out << "#   " << name << " in " << netnsText(key.first, view, names) << ": (" << from
-        << ") -> (" << to << ")" << (from == to ? " (back at its original value)" : "") << "\n";
+    std::string from = shownValues(tunable, change.firstIntent->oldValues, count);
+    std::string to = shownValues(tunable, change.current, count);
+    out << "#   " << tunableName(tunable) << hostText(host) << " in "
+        << netnsText(cookie, view, names) << ": (" << from << ") -> (" << to << ")"
+        << (from == to ? " (back at its original value)" : "") << "\n";
   }
 }
 
@@ -150,8 +175,13 @@ void printOverrides(std::ostringstream& out, const BootView& view, const NetnsNa
     std::string who = r.writerPid != 0 ? "pid " + std::to_string(r.writerPid) + " '" +
                                              r.writerComm + "' uid " + std::to_string(r.writerUid)
                                        : "an unseen writer (compare-and-set)";
-    out << "#   " << tunableName(r.tunable) << " in " << netnsText(r.netnsCookie, view, names)
-        << " set to (" << valuesText(r.actual, r.count) << ") by " << who
+    if (r.route.table != 0) {
+      who = "an administrator's host route (table " + std::to_string(r.route.table) + " dev " +
+            r.route.ifname + ")";
+    }
+    out << "#   " << tunableName(r.tunable) << hostText(r.host) << " in "
+        << netnsText(r.netnsCookie, view, names) << " set to ("
+        << shownValues(r.tunable, r.actual, r.count) << ") by " << who
         << (o.resumed ? "; resumed since" : "; tuner stopped there until `bpftune resume`") << "\n";
   }
 }
@@ -162,16 +192,23 @@ std::string renderSysctlD(const BootView& view, const NetnsNames& names) {
          "# Install as /etc/sysctl.d/90-bpftune.conf to keep them after a reboot.\n";
   size_t settings = 0;
   for (const auto& [key, change] : view.changes) {
+    const auto& [cookie, tunable, host] = key;
     uint8_t count = change.firstIntent->count;
     if (valuesText(change.current, count) == valuesText(change.firstIntent->oldValues, count)) {
       continue;
     }
-    std::string line = tunableName(key.second) + " = " + valuesText(change.current, count);
-    if (key.first == view.initCookie) {
+    if (!isSysctl(tunable)) {
+      out << "# " << tunableName(tunable) << hostText(host) << " in "
+          << netnsText(cookie, view, names) << ": " << shownValues(tunable, change.current, count)
+          << " (bpftune's host route; no sysctl.d form, it ends at reboot or rollback)\n";
+      continue;
+    }
+    std::string line = tunableName(tunable) + " = " + valuesText(change.current, count);
+    if (cookie == view.initCookie) {
       out << line << "\n";
       ++settings;
     } else {
-      out << "# " << netnsText(key.first, view, names)
+      out << "# " << netnsText(cookie, view, names)
           << " (sysctl.d applies to the init namespace only; set it in that container's own "
              "configuration): "
           << line << "\n";

@@ -16,6 +16,7 @@ struct HostAddress {
   uint8_t family = 0;  // 0 (no host: a sysctl), AF_INET or AF_INET6
   std::array<uint8_t, 16> bytes{};
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads the defaulted comparison
   auto operator<=>(const HostAddress& other) const = default;
   bool empty() const { return family == 0; }
   // 4 or 16 (0 when empty).

@@ -44,9 +44,13 @@ cat "$WORK/support.out"
 grep -Eq "^  yes  tp_btf attach" "$WORK/support.out" || fail "support: tp_btf not reported working"
 for hook in "tcp_buffer hook tp_btf/tcp_rcv_space_adjust" "tcp_buffer hook tp_btf/tcp_retransmit_synack" \
   "neigh_table hook raw_tp/neigh_create" "net_buffer hook tp_btf/napi_poll" \
-  "ip_frag hook tp_btf/kfree_skb" "udp_buffer hook tp_btf/udp_fail_queue_rcv_skb"; do
+  "ip_frag hook tp_btf/kfree_skb" "udp_buffer hook tp_btf/udp_fail_queue_rcv_skb" \
+  "tcp_conn hook tp_btf/inet_sock_set_state" "tcp_conn hook iter/tcp \+ bpf_setsockopt"; do
   grep -Eq "^  yes  $hook " "$WORK/support.out" || fail "support: $hook not reported working"
 done
+# The live switch says where it acts: only in the collector's own netns.
+grep -Eq "^  yes  tcp_conn iterator .*in the collector's own netns only" "$WORK/support.out" ||
+  fail "support: the tcp_conn iterator line does not state its namespace limit"
 grep -Eq "^  (yes|no)   ?fentry.*\(" "$WORK/support.out" || fail "support: fentry line without a reason"
 note "PASS: support report"
 

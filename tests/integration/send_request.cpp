@@ -1,8 +1,17 @@
-// Test tool for fsync_failure.sh and many_netns.sh: sends one valid setSysctl for
-// net.ipv4.tcp_rmem (max + 10 %) to the actuator's collector socket, as the collector would. Run
-// it as the collector user inside the namespace to change: it reads the live value and the netns
-// cookie there. `--repeat N` sends N changes (max +10 %, back, ...) and prints the mean round trip
-// per write, for the per-write cost with many namespaces.
+// Test tool for fsync_failure.sh, many_netns.sh and route_congctl.sh: sends requests to the
+// actuator's collector socket, as the collector would. Run it as the collector user inside the
+// namespace to change: it reads the live value and the netns cookie there.
+//   send_request SOCKET                  one setSysctl for net.ipv4.tcp_rmem (max + 10 %)
+//   send_request SOCKET --repeat N       N such changes (max +10 %, back, ...); prints the mean
+//                                        round trip per write, for the cost with many namespaces
+//   send_request SOCKET --route HOST NEW EXPECTED [--family F] [--alternate N]
+//                                        routeCongctl for HOST: algorithm NEW (a name, "none" or a
+//                                        number) replacing EXPECTED; --family overrides the host's
+//                                        family; --alternate sends N requests, NEW and EXPECTED in
+//                                        turn (each expecting the last), and the mean round trip
+//   send_request SOCKET --live-switch HOST FROM TO [COUNT]
+//                                        COUNT reportLiveSwitch (default 1); prints each status
+// Route and live-switch replies print status, field, seq, reason and the round trip in us.
 // Exit: 0 a reply arrived (status printed), 3 the connection closed without a reply,
 // 1 any other error, 2 usage.
 #include <sys/socket.h>
@@ -14,9 +23,12 @@
 #include <cstdint>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "client.h"
+#include "tunable_table.h"
 #include "unique_fd.h"
 
 #ifndef SO_NETNS_COOKIE
@@ -40,6 +52,117 @@ bool liveRmem(std::array<int64_t, 3>& values) {
 
 std::string valuesText(const std::array<int64_t, 3>& v) {
   return std::to_string(v[0]) + " " + std::to_string(v[1]) + " " + std::to_string(v[2]);
+}
+
+std::optional<int64_t> algorithm(const std::string& text) {
+  if (text == "none") {
+    return 0;
+  }
+  if (auto alg = bpftune::policy::congAlgFromName(text)) {
+    return static_cast<int64_t>(*alg);
+  }
+  try {
+    return std::stoll(text);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+void printReply(const bpftune::actuator::ClientReply& reply, int64_t us) {
+  std::cout << "reply: status=" << bpftune::actuator::statusName(reply.status)
+            << " field=" << reply.field << " seq=" << reply.journalSeq << " us=" << us
+            << " reason=" << reply.reason << std::endl;
+}
+
+int64_t elapsedUs(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                               start)
+      .count();
+}
+
+// "--name value" options after the positional arguments of --route.
+std::optional<int> option(const std::vector<std::string>& args, const std::string& name) {
+  for (size_t i = 3; i + 1 < args.size(); ++i) {
+    if (args[i] == name) {
+      return std::stoi(args[i + 1]);
+    }
+  }
+  return std::nullopt;
+}
+
+// routeCongctl for one host, as tcp_conn sends it.
+int sendRoute(bpftune::actuator::ActuatorClient& client,
+              uint64_t cookie,
+              const std::vector<std::string>& args) {
+  auto host = bpftune::HostAddress::parse(args[0]);
+  auto next = algorithm(args[1]);
+  auto expected = algorithm(args[2]);
+  if (!host || !next || !expected) {
+    std::cerr << "send_request: --route HOST NEW EXPECTED [--family F] [--alternate N]\n";
+    return 2;
+  }
+  bpftune::actuator::SetSysctlArgs a;
+  a.tuner = bpftune::proto::TunerId::TCP_CONN;
+  a.scenario = bpftune::proto::ScenarioId::CONGCTL_SELECT;
+  a.netnsCookie = cookie;
+  a.tunable = bpftune::proto::TunableId::ROUTE_CONGCTL;
+  a.count = 1;
+  a.expected[0] = *expected;
+  a.newValues[0] = *next;
+  a.host = *host;
+  if (auto family = option(args, "--family")) {
+    a.host.family = static_cast<uint8_t>(*family);
+  }
+  const int count = option(args, "--alternate").value_or(1);
+  int64_t total = 0;
+  for (int i = 0; i < count; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    auto reply = client.setSysctl(a);
+    if (!reply) {
+      std::cout << "no reply: " << bpftune::describe(reply.error()) << std::endl;
+      return 1;
+    }
+    const int64_t us = elapsedUs(start);
+    total += us;
+    printReply(*reply, us);
+    std::swap(a.expected[0], a.newValues[0]);
+  }
+  if (count > 1) {
+    std::cout << "per_request_us=" << total / count << " requests=" << count << std::endl;
+  }
+  return 0;
+}
+
+int sendLiveSwitch(bpftune::actuator::ActuatorClient& client,
+                   uint64_t cookie,
+                   const std::vector<std::string>& args) {
+  auto host = bpftune::HostAddress::parse(args[0]);
+  auto from = algorithm(args[1]);
+  auto to = algorithm(args[2]);
+  int count = args.size() > 3 ? std::stoi(args[3]) : 1;
+  if (!host || !from || !to) {
+    std::cerr << "send_request: --live-switch HOST FROM TO [COUNT]\n";
+    return 2;
+  }
+  bpftune::actuator::LiveSwitchReport r;
+  r.netnsCookie = cookie;
+  r.host = *host;
+  r.fromAlg = static_cast<bpftune::proto::CongAlg>(*from);
+  r.toAlg = static_cast<bpftune::proto::CongAlg>(*to);
+  r.localPort = 40000;
+  r.remotePort = 5201;
+  r.retransmits = 300;
+  r.segsOut = 10000;
+  for (int i = 0; i < count; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    auto reply = client.reportLiveSwitch(r);
+    if (!reply) {
+      std::cout << "no reply: " << bpftune::describe(reply.error()) << std::endl;
+      return 1;
+    }
+    printReply(*reply, elapsedUs(start));
+  }
+  return 0;
 }
 
 }  // namespace
@@ -71,11 +194,25 @@ int repeat(bpftune::actuator::ActuatorClient& client,
 
 int main(int argc, char** argv) {
   using bpftune::actuator::ActuatorClient;
+  const std::vector<std::string> argList(argv + 1, argv + argc);
+  const std::string mode = argList.size() > 1 ? argList[1] : "";
+  if ((mode == "--route" || mode == "--live-switch") && argList.size() >= 5) {
+    uint64_t cookie = 0;
+    auto client = ActuatorClient::connect(argList[0]);
+    if (!netnsCookie(cookie) || !client) {
+      std::cerr << "send_request: no netns cookie or no connection\n";
+      return 1;
+    }
+    std::vector<std::string> rest(argList.begin() + 2, argList.end());
+    return mode == "--route" ? sendRoute(*client, cookie, rest)
+                             : sendLiveSwitch(*client, cookie, rest);
+  }
   int repeatCount = 0;
   if (argc == 4 && std::string(argv[2]) == "--repeat") {
     repeatCount = std::stoi(argv[3]);
   } else if (argc != 2) {
-    std::cerr << "usage: send_request COLLECTOR_SOCKET [--repeat N]\n";
+    std::cerr << "usage: send_request COLLECTOR_SOCKET [--repeat N | --route HOST NEW EXPECTED "
+                 "[--family F] [--alternate N] | --live-switch HOST FROM TO [COUNT]]\n";
     return 2;
   }
   bpftune::actuator::SetSysctlArgs args;

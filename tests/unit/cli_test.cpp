@@ -179,6 +179,46 @@ TEST(Summary, IgnoresOtherBootsAndSaysWhenRolledBack) {
   EXPECT_NE(text.find("(back at its original value)"), std::string::npos) << text;
 }
 
+TEST(Summary, RoutesArePerHostWithAlgorithmNamesAndNoSysctlD) {
+  auto routeIntent = [](uint64_t seq, const char* host, int64_t from, int64_t to) {
+    auto r = intent(seq, {from, 0, 0}, {to, 0, 0});
+    r.tunable = proto::TunableId::ROUTE_CONGCTL;
+    r.tuner = proto::TunerId::TCP_CONN;
+    r.scenario = proto::ScenarioId::CONGCTL_SELECT;
+    r.count = 1;
+    r.host = *HostAddress::parse(host);
+    return r;
+  };
+  journal::Record adminRoute;
+  adminRoute.seq = 5;
+  adminRoute.kind = proto::RecordKind::OVERRIDE;
+  adminRoute.netnsCookie = 7;
+  adminRoute.tunable = proto::TunableId::ROUTE_CONGCTL;
+  adminRoute.count = 1;
+  adminRoute.host = *HostAddress::parse("192.0.2.9");
+  adminRoute.route.table = 254;
+  adminRoute.route.ifname = "eth0";
+  std::vector<journal::Record> records = {routeIntent(1, "192.0.2.7", 0, 1),
+                                          outcome(2, 1, {1, 0, 0}),
+                                          routeIntent(3, "2001:db8::7", 0, 3),
+                                          outcome(4, 3, {3, 0, 0}),
+                                          adminRoute};
+  std::string text = summarize(records, journal::BootId{});
+  EXPECT_NE(text.find("net.route.host.congctl for 192.0.2.7 in netns 7: (none) -> (reno)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("net.route.host.congctl for 2001:db8::7 in netns 7: (none) -> (bbr)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("for 192.0.2.9 in netns 7 set to (none) by an administrator's host route "
+                      "(table 254 dev eth0)"),
+            std::string::npos)
+      << text;
+  std::string snippet = exportSysctlD(records, journal::BootId{});
+  EXPECT_EQ(snippet.find("\nnet.route.host.congctl"), std::string::npos) << snippet;
+  EXPECT_NE(snippet.find("no sysctl.d form"), std::string::npos) << snippet;
+}
+
 TEST(Summary, SaysWhenThereWereNoChanges) {
   EXPECT_NE(summarize({}, journal::BootId{}).find("no changes"), std::string::npos);
 }

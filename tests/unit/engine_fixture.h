@@ -103,8 +103,13 @@ protected:
     if (!writer) {
       std::abort();  // the failure is already reported; nothing sensible can follow
     }
-    engine.emplace(
-        policy, *writer, sysnet.get(), COOKIE, BOOT, foreign, OWN_INODE, neigh, staticKeys);
+    engine.emplace(policy,
+                   *writer,
+                   sysnet.get(),
+                   COOKIE,
+                   BOOT,
+                   OWN_INODE,
+                   Backends{foreign, neigh, staticKeys, routes});
     return *engine;
   }
 
@@ -183,6 +188,7 @@ protected:
   ForeignSysctls* foreign = nullptr;      // set by tests of other namespaces before restart()
   NeighTableWriter* neigh = nullptr;      // set by the neighbour-table tests before restart()
   StaticKeyWriter* staticKeys = nullptr;  // set by the static key tests before restart()
+  HostRoutes* routes = nullptr;           // set by the host route tests before restart()
 };
 
 }  // namespace bpftune::actuator::enginetest

@@ -44,6 +44,12 @@ public:
   uint32_t inode(uint64_t cookie) const override {
     return live.count(cookie) != 0 ? static_cast<uint32_t>(5000 + cookie) : 0;
   }
+  bpftune::Status reach(uint64_t cookie) override {
+    if (live.count(cookie) == 0) {
+      return makeError("netns " + std::to_string(cookie) + " is gone", ENOENT);
+    }
+    return bpftune::Ok{};
+  }
   void add(uint64_t cookie) {
     live[cookie] = {{TunableId::TCP_RMEM, RMEM0},
                     {TunableId::TCP_WMEM, WMEM0},

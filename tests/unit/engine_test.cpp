@@ -416,7 +416,7 @@ TEST(BootStateTest, ReadBackFailureAfterAWriteMeansTheNewValue) {
   outcome.result = proto::OutcomeResult::MISMATCH;
   outcome.error = 5;
   state.apply(outcome);
-  const KeyState* key = state.find({COOKIE, TunableId::TCP_RMEM});
+  const KeyState* key = state.find({COOKIE, TunableId::TCP_RMEM, {}});
   ASSERT_NE(key, nullptr);
   ASSERT_TRUE(key->lastApplied.has_value());
   EXPECT_EQ(*key->lastApplied, RMEM1);
@@ -425,7 +425,7 @@ TEST(BootStateTest, ReadBackFailureAfterAWriteMeansTheNewValue) {
   recovered.apply(intent);
   outcome.kind = RecordKind::RECOVERED;
   recovered.apply(outcome);
-  EXPECT_FALSE(recovered.find({COOKIE, TunableId::TCP_RMEM})->lastApplied.has_value());
+  EXPECT_FALSE(recovered.find({COOKIE, TunableId::TCP_RMEM, {}})->lastApplied.has_value());
 }
 
 }  // namespace

@@ -112,6 +112,54 @@ TEST(Record, EncodeDecodeRoundTrip) {
   EXPECT_EQ(*back, r);
 }
 
+void expectRoundTrip(const Record& r) {
+  Bytes b = encode(r);
+  auto back = decode(b.data(), b.size());
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(*back, r);
+}
+
+TEST(Record, HostRouteAndLiveSocketRoundTrip) {
+  Record r = intent(6);
+  r.seq = 6;
+  r.tunable = proto::TunableId::ROUTE_CONGCTL;
+  r.tuner = proto::TunerId::TCP_CONN;
+  r.scenario = proto::ScenarioId::CONGCTL_LOSS;
+  r.count = 1;
+  r.oldValues = {0, 0, 0};
+  r.newValues = {3, 0, 0};
+  r.host = *HostAddress::parse("2001:db8::7");
+  r.route.table = 1000;
+  r.route.gateway = *HostAddress::parse("fe80::1");
+  r.route.oif = 4;
+  r.route.ifname = "eth0";
+  r.route.prefsrc = *HostAddress::parse("2001:db8::1");
+  r.route.coveringLen = 48;
+  expectRoundTrip(r);
+  std::string text = toText(r);
+  EXPECT_NE(text.find("host=2001:db8::7 table=1000 via=fe80::1 dev=eth0(4) src=2001:db8::1 "
+                      "covering=/48 none -> bbr"),
+            std::string::npos)
+      << text;
+  // On-link, no source: empty addresses stay empty.
+  r.route.gateway = HostAddress{};
+  r.route.prefsrc = HostAddress{};
+  expectRoundTrip(r);
+  EXPECT_NE(toText(r).find("via=onlink"), std::string::npos);
+
+  Record live = intent(7);
+  live.seq = 7;
+  live.kind = proto::RecordKind::LIVE_SWITCH;
+  live.tunable = proto::TunableId::SOCKET_CONGCTL;
+  live.count = 1;
+  live.oldValues = {2, 0, 0};
+  live.newValues = {3, 0, 0};
+  live.host = *HostAddress::parse("192.0.2.7");
+  live.socket = {40000, 443, 310, 9000};
+  expectRoundTrip(live);
+  EXPECT_NE(toJson(live).find("\"remotePort\":443"), std::string::npos) << toJson(live);
+}
+
 TEST(Record, DecodeRefusesGarbage) {
   Bytes junk(64, 0xff);
   EXPECT_FALSE(decode(junk.data(), junk.size()).ok());

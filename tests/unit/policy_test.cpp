@@ -266,6 +266,45 @@ TEST(TunableTable, EveryScenarioHasAnOwnerAndEveryTunerAName) {
   }
 }
 
+TEST(Validator, HostsBelongToPerHostTunablesOnly) {
+  auto policy = parsePolicy("net.ipv4.tcp_rmem min=4096 max=2147483647 step=25% rate=20/10s\n"
+                            "net.route.host.congctl min=0 max=9 rate=40/10s\n"
+                            "net.persock.tcp.congestion_control min=1 max=5 rate=40/10s\n");
+  ASSERT_TRUE(policy.ok()) << policy.error().message;
+  SetSysctl route;
+  route.tuner = proto::TunerId::TCP_CONN;
+  route.scenario = proto::ScenarioId::CONGCTL_SELECT;
+  route.netnsCookie = 4096;
+  route.tunable = TunableId::ROUTE_CONGCTL;
+  route.count = 1;
+  route.newValues = {1, 0, 0};
+  route.host = *HostAddress::parse("192.0.2.7");
+  EXPECT_FALSE(checkRequest(*policy, route, 4096).has_value());
+  auto field = [&](SetSysctl r) {
+    auto refusal = checkRequest(*policy, r, 4096);
+    return refusal ? refusal->field : std::string("accepted");
+  };
+  SetSysctl r = route;
+  r.host = HostAddress{};
+  EXPECT_EQ(field(r), "hostFamily");
+  r.host = *HostAddress::parse("169.254.0.1");
+  EXPECT_EQ(field(r), "hostAddress");
+  r = route;
+  r.newValues = {9, 0, 0};  // within this policy's bounds, but no algorithm
+  EXPECT_EQ(field(r), "new0");
+  r = route;
+  r.tunable = TunableId::SOCKET_CONGCTL;
+  EXPECT_EQ(field(r), "tunable");
+  SetSysctl rmem;
+  rmem.netnsCookie = 4096;
+  rmem.tunable = TunableId::TCP_RMEM;
+  rmem.count = 3;
+  rmem.newValues = {4096, 131072, 6291456};
+  EXPECT_EQ(field(rmem), "accepted");
+  rmem.host.bytes[0] = 10;  // family 0 but an address: still a host
+  EXPECT_EQ(field(rmem), "hostFamily");
+}
+
 TEST(Validator, PerNetnsTunableInAnyNamespace) {
   SetSysctl r = rmemRequest();
   r.netnsCookie = 7;

@@ -61,6 +61,49 @@ TEST(Decode, ValidSetSysctl) {
   EXPECT_EQ(d->setSysctl.newValues[2], 3);
 }
 
+TEST(Decode, SetSysctlCarriesTheHost) {
+  capnp::MallocMessageBuilder message;
+  auto s = message.initRoot<proto::Request>().initSetSysctl();
+  s.setTuner(proto::TunerId::TCP_CONN);
+  s.setTunable(proto::TunableId::ROUTE_CONGCTL);
+  s.setHostFamily(10);
+  auto host = *HostAddress::parse("2001:db8::7");
+  s.setHostAddress0(host.word0());
+  s.setHostAddress1(host.word1());
+  auto words = encoded(message);
+  auto d = decodeRequest(words.data(), words.size() * 8);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(d->setSysctl.host, host);
+}
+
+TEST(Decode, ReportLiveSwitch) {
+  capnp::MallocMessageBuilder message;
+  auto root = message.initRoot<proto::Request>();
+  root.setId(9);
+  auto r = root.initReportLiveSwitch();
+  r.setTuner(proto::TunerId::TCP_CONN);
+  r.setNetnsCookie(4096);
+  auto host = *HostAddress::parse("192.0.2.7");
+  r.setHostFamily(2);
+  r.setHostAddress0(host.word0());
+  r.setHostAddress1(host.word1());
+  r.setFromAlg(proto::CongAlg::CUBIC);
+  r.setToAlg(static_cast<proto::CongAlg>(9));  // outside the enum: kept, refused by the engine
+  r.setLocalPort(40000);
+  r.setRemotePort(443);
+  r.setRetransmits(310);
+  r.setSegsOut(9000);
+  auto words = encoded(message);
+  auto d = decodeRequest(words.data(), words.size() * 8);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(d->kind, RequestKind::REPORT_LIVE_SWITCH);
+  EXPECT_EQ(d->liveSwitch.netnsCookie, 4096U);
+  EXPECT_EQ(d->liveSwitch.host, host);
+  EXPECT_EQ(d->liveSwitch.fromAlg, 2);
+  EXPECT_EQ(d->liveSwitch.toAlg, 9);
+  EXPECT_EQ(d->liveSwitch.socket, (journal::LiveSocket{40000, 443, 310, 9000}));
+}
+
 TEST(Decode, PingAndRollback) {
   capnp::MallocMessageBuilder ping;
   ping.initRoot<proto::Request>().setPing();
