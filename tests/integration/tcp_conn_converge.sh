@@ -57,7 +57,7 @@ note "C -> L $L_ADDR (via $L_GW): $LOSS/10000 loss, ${DELAY_MS} ms delay; C -> K
 CANDIDATES=""
 for alg in $(cat /proc/sys/net/ipv4/tcp_allowed_congestion_control); do
   [ "$alg" != cubic ] && grep -qw "$alg" /proc/sys/net/ipv4/tcp_available_congestion_control &&
-    CANDIDATES="$CANDIDATES $alg"
+    CANDIDATES="${CANDIDATES:+$CANDIDATES }$alg"
 done
 grep -qw bbr <<<"$CANDIDATES" || skip "bbr is not in tcp_allowed_congestion_control"
 
@@ -97,7 +97,7 @@ K_ALG=$(route_alg "$K_ADDR")
 tail_bbr "$L_ADDR" "$WORK/converge.txt" 3 || fail "L's last connections did not all run bbr"
 [ "$K_ALG" != "$L_ALG" ] || fail "K ($K_ADDR) ended on the same choice as L ($K_ALG)"
 [ "$K_ALG" = none ] || fail "K ($K_ADDR) ended on route congctl $K_ALG, not on C's default"
-k_explored || fail "K never ran every candidate ($CANDIDATES ): it did not learn"
+k_explored || fail "K never ran every candidate ($CANDIDATES): it did not learn"
 note "connections to converge: L runs bbr from its connection #$L_AFTER; K, after trying" \
   "$CANDIDATES, runs C's default (cubic, no route) again from its connection #$K_AFTER"
 
