@@ -188,3 +188,21 @@ route_alg() {
   alg=$(in_a ip route show exact "$1/32" proto 249 | sed -n 's/.* congctl \([a-z0-9]*\).*/\1/p')
   echo "${alg:-none}"
 }
+
+# Connections to converge: in the transfer log $2, the first connection to host $1 that ran the
+# final choice $3 right after one that did not, and was followed by more of it (3 more, or all up
+# to the end of the log): the change that held. Later one-off deviations (epsilon exploration) do
+# not count. 1: every connection ran it; 0: no such change.
+converged_at() {
+  awk -v a="$1" -v alg="$3" '$1 == a {n++; seq[n] = $3; if ($3 != alg) other = 1}
+    END {
+      if (n && !other) {print 1; exit}
+      for (i = 2; i <= n; i++) {
+        if (seq[i] != alg || seq[i - 1] == alg) continue
+        held = 1
+        for (j = i; j <= n && j < i + 4; j++) if (seq[j] != alg) held = 0
+        if (held) {print i; exit}
+      }
+      print 0
+    }' "$2"
+}

@@ -26,19 +26,20 @@ LOSS=${LOSS:-300}           # per 10 000
 DELAY_MS=${DELAY_MS:-5}
 BASE_N=${BASE_N:-5}         # baseline transfers per host
 FRESH_N=${FRESH_N:-5}       # after convergence, per host
-# K decides from its 4th connection and gives each untried algorithm (reno, bbr) 4 connections
-# before it compares: 13 connections at least.
-MIN_ROUNDS=${MIN_ROUNDS:-16}
-MAX_ROUNDS=${MAX_ROUNDS:-32}
+MAX_ROUNDS=${MAX_ROUNDS:-32}  # rounds of one transfer per host, in batches of 4
 L_FACTOR=${L_FACTOR:-2}     # fresh L must beat the baseline by this much
 K_FLOOR=${K_FLOOR:-0.85}    # fresh K must keep this share of its baseline
 TUNERS=tcp_conn
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 algs_of() { awk -v a="$1" '$1 == a {print $3}' "$2" | tr '\n' ' '; }
-# The connection to host $1 (in the transfer log $2) from which on every one ran algorithm $3.
-converged_after() {
-  awk -v a="$1" -v alg="$3" '$1 == a {n++; if ($3 != alg) last = n} END {print last + 1}' "$2"
+# K has run every algorithm the tuner may route (allowed and available, other than C's default).
+k_explored() {
+  local alg
+  for alg in $CANDIDATES; do
+    awk -v a="$K_ADDR" -v alg="$alg" '$1 == a && $3 == alg {found = 1} END {exit !found}' \
+      "$WORK/converge.txt" || return 1
+  done
 }
 tail_bbr() {  # the last $3 connections to $1 in $2 all ran bbr
   [ "$(awk -v a="$1" '$1 == a {print $3}' "$2" | tail -n "$3" | grep -c '^bbr$')" = "$3" ]
@@ -53,6 +54,12 @@ impair_delay "$DELAY_MS"
 note "C -> L $L_ADDR (via $L_GW): $LOSS/10000 loss, ${DELAY_MS} ms delay; C -> K $K_ADDR: clean;" \
   "C's default $(in_a cat /proc/sys/net/ipv4/tcp_congestion_control); $SIZE bytes per transfer"
 [ -z "$(our_routes)" ] || fail "proto 249 routes in C before the daemons ran"
+CANDIDATES=""
+for alg in $(cat /proc/sys/net/ipv4/tcp_allowed_congestion_control); do
+  [ "$alg" != cubic ] && grep -qw "$alg" /proc/sys/net/ipv4/tcp_available_congestion_control &&
+    CANDIDATES="${CANDIDATES:+$CANDIDATES }$alg"
+done
+grep -qw bbr <<<"$CANDIDATES" || skip "bbr is not in tcp_allowed_congestion_control"
 
 # ---- 1. baseline ----
 T1=$(now_ms)
@@ -73,12 +80,12 @@ ROUNDS=0
 while [ "$ROUNDS" -lt "$MAX_ROUNDS" ]; do
   conn_send "$SIZE" 4 L K >>"$WORK/converge.txt" || fail "transfers failed during convergence"
   ROUNDS=$(( ROUNDS + 4 ))
-  [ "$ROUNDS" -ge "$MIN_ROUNDS" ] && [ "$(route_alg "$L_ADDR")" = bbr ] &&
-    tail_bbr "$L_ADDR" "$WORK/converge.txt" 3 && [ "$(route_alg "$K_ADDR")" = none ] && break
+  [ "$(route_alg "$L_ADDR")" = bbr ] && tail_bbr "$L_ADDR" "$WORK/converge.txt" 3 &&
+    k_explored && [ "$(route_alg "$K_ADDR")" = none ] && break
 done
 CONVERGE_MS=$(( $(now_ms) - T2 ))
-L_AFTER=$(converged_after "$L_ADDR" "$WORK/converge.txt" bbr)
-K_AFTER=$(converged_after "$K_ADDR" "$WORK/converge.txt" cubic)
+L_AFTER=$(converged_at "$L_ADDR" "$WORK/converge.txt" bbr)
+K_AFTER=$(converged_at "$K_ADDR" "$WORK/converge.txt" cubic)
 note "convergence phase: $ROUNDS rounds in $CONVERGE_MS ms; algorithms per connection:"
 echo "    L: $(algs_of "$L_ADDR" "$WORK/converge.txt")"
 echo "    K: $(algs_of "$K_ADDR" "$WORK/converge.txt")"
@@ -90,8 +97,9 @@ K_ALG=$(route_alg "$K_ADDR")
 tail_bbr "$L_ADDR" "$WORK/converge.txt" 3 || fail "L's last connections did not all run bbr"
 [ "$K_ALG" != "$L_ALG" ] || fail "K ($K_ADDR) ended on the same choice as L ($K_ALG)"
 [ "$K_ALG" = none ] || fail "K ($K_ADDR) ended on route congctl $K_ALG, not on C's default"
-note "L runs bbr from its connection #$L_AFTER; K runs C's default (cubic, no route) again from" \
-  "its connection #$K_AFTER"
+k_explored || fail "K never ran every candidate ($CANDIDATES): it did not learn"
+note "connections to converge: L runs bbr from its connection #$L_AFTER; K, after trying" \
+  "$CANDIDATES, runs C's default (cubic, no route) again from its connection #$K_AFTER"
 
 # Fresh transfers, interleaved as before.
 conn_send "$SIZE" "$FRESH_N" L K >"$WORK/fresh.txt" || fail "fresh transfers failed"
@@ -130,6 +138,10 @@ for host in $ROUTED_HOSTS; do
     { grep "rollback" "$WORK/journal.txt"; fail "no journaled rollback for $host's route"; }
 done
 note "rollback removed the routes of: ${ROUTED_HOSTS//$'\n'/ }"
+grep "outcome .*scenario=\"rollback\" .*net.route.host.congctl" "$WORK/journal.txt" |
+  sed 's/^/    /'
+grep -q "liveSwitch" "$WORK/journal.txt" && note "live switches journaled:" &&
+  grep "liveSwitch" "$WORK/journal.txt" | sed 's/^/    /' | head -n 3
 stop_daemons
 assert_verify
 note "PASS: L $BASE_L -> $FRESH_L Mbit/s (bbr from connection #$L_AFTER), K $BASE_K ->" \
