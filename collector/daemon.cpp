@@ -378,7 +378,9 @@ void Daemon::handleReply(Slot& slot,
   if (reply.status == proto::Status::PAUSED) {
     actuatorPaused = true;
   }
-  if (reply.status == proto::Status::OVERRIDDEN) {
+  // An administrator's host route wins for that host only: the tuner leaves the host alone
+  // (onReply); the tuner stays active for every other host of the namespace.
+  if (reply.status == proto::Status::OVERRIDDEN && !policy::isPerHost(proposal.tunable)) {
     namespaces.disable(proposal.tuner, target);
   } else if (reply.status == proto::Status::GONE) {
     netnsGone(target, "the actuator found it gone (" + slot.status.name + ")");

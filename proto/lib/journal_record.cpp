@@ -109,6 +109,10 @@ Status getHost(proto::JournalRecord::Reader& in, Record& r) {
   return Ok{};
 }
 
+bool hasScenario(proto::RecordKind kind) {
+  return kind != proto::RecordKind::OVERRIDE && kind != proto::RecordKind::RESUME;
+}
+
 bool isCongctl(proto::TunableId id) {
   return id == proto::TunableId::ROUTE_CONGCTL || id == proto::TunableId::SOCKET_CONGCTL;
 }
@@ -390,7 +394,10 @@ std::string toText(const Record& r) {
            " filter=" + hex(r.filterDigest.data(), r.filterDigest.size());
   }
   line += " tuner=" + std::string(policy::tunerName(r.tuner));
-  line += " scenario=\"" + std::string(policy::scenarioName(r.scenario)) + "\"";
+  // Overrides and resumes are an administrator's acts, not a tuner's scenario.
+  if (hasScenario(r.kind)) {
+    line += " scenario=\"" + std::string(policy::scenarioName(r.scenario)) + "\"";
+  }
   line += " netns=" + std::to_string(r.netnsCookie);
   if (r.netnsInode != 0) {
     line += " netns_inode=" + std::to_string(r.netnsInode);
@@ -440,7 +447,9 @@ std::string toJson(const Record& r) {
     return j.finish();
   }
   j.text("tuner", policy::tunerName(r.tuner));
-  j.text("scenario", policy::scenarioName(r.scenario));
+  if (hasScenario(r.kind)) {
+    j.text("scenario", policy::scenarioName(r.scenario));
+  }
   j.number("netnsCookie", std::to_string(r.netnsCookie));
   j.number("netnsInode", std::to_string(r.netnsInode));
   j.number("causeNetnsCookie",

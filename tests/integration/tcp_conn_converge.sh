@@ -11,6 +11,9 @@
 #      path). A fresh transfer to L beats the baseline by a clear factor; K's fresh transfers are
 #      not slower than its baseline. Prints how many connections each host took and the
 #      trigger-to-route latency.
+#      Before that, a third host M (a second address of K's namespace) has an administrator's
+#      host route in C: its first proposal is answered OVERRIDDEN and journaled as an override,
+#      and the tuner leaves M alone but keeps tuning every other host of C.
 #   3. `bpftune rollback` leaves no proto 249 route, and the journal has the removals.
 # Usage: tcp_conn_converge.sh LOSS_DROP_OBJ DELAY_LINE
 source "$(dirname "$0")/lib.sh"
@@ -72,8 +75,23 @@ note "baseline (no daemon, $(( $(now_ms) - T1 )) ms): L median $BASE_L Mbit/s" \
 grep -qv " cubic " "$WORK/baseline.txt" && fail "a baseline connection did not run cubic"
 
 # ---- 2. convergence ----
+M_ADDR=${K_ADDR%.*}.3
+in_b ip addr add "$M_ADDR/24" dev "${T_ID}vb"
+in_a ip route add "$M_ADDR/32" dev "${T_ID}va" proto static  # the administrator's host route
 start_actuator
 start_collector
+# M: the 4th measured connection makes the tuner explore (a route), which the admin's route wins.
+conn_send "$SIZE" 5 "$M_ADDR:$CONN_PORT" >"$WORK/m.txt" || fail "transfers to M failed"
+M_OVERRIDE=""
+for _ in $(seq 1 30); do
+  M_OVERRIDE=$("$BPFTUNE" journal --state-dir "$STATE_DIR" |
+    grep " override tuner=tcp_conn .*net.route.host.congctl host=$M_ADDR " || true)
+  [ -n "$M_OVERRIDE" ] && break
+  sleep 0.1
+done
+[ -n "$M_OVERRIDE" ] || fail "no journaled override for M ($M_ADDR), whose admin host route wins"
+note "M ($M_ADDR, administrator's host route): $M_OVERRIDE"
+[ -z "$(in_a ip route show exact "$M_ADDR/32" proto 249)" ] || fail "a bpftune route for M"
 T2=$(now_ms)
 : >"$WORK/converge.txt"
 ROUNDS=0
@@ -93,7 +111,8 @@ note "routes of bpftune's in C:"
 our_routes | sed 's/^/    /'
 L_ALG=$(route_alg "$L_ADDR")
 K_ALG=$(route_alg "$K_ADDR")
-[ "$L_ALG" = bbr ] || fail "L ($L_ADDR) has route congctl '$L_ALG' after $ROUNDS rounds, not bbr"
+[ "$L_ALG" = bbr ] || fail "L ($L_ADDR) has route congctl '$L_ALG' after $ROUNDS rounds, not bbr" \
+  "(an administrator's route for M must not stop the tuner for the namespace)"
 tail_bbr "$L_ADDR" "$WORK/converge.txt" 3 || fail "L's last connections did not all run bbr"
 [ "$K_ALG" != "$L_ALG" ] || fail "K ($K_ADDR) ended on the same choice as L ($K_ALG)"
 [ "$K_ALG" = none ] || fail "K ($K_ADDR) ended on route congctl $K_ALG, not on C's default"
