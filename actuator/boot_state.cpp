@@ -84,6 +84,19 @@ const KeyState* BootState::find(const Key& key) const {
   return it == keys.end() ? nullptr : &it->second;
 }
 
+size_t BootState::countNonZero(uint64_t netns, proto::TunableId tunable) const {
+  size_t n = 0;
+  // Keys sort by netns, tunable, host: only that range is visited (the empty host sorts first).
+  for (auto it = keys.lower_bound(Key{netns, tunable, {}});
+       it != keys.end() && it->first.netns == netns && it->first.tunable == tunable;
+       ++it) {
+    if (it->second.lastApplied && (*it->second.lastApplied)[0] != 0) {
+      ++n;
+    }
+  }
+  return n;
+}
+
 std::vector<std::pair<Key, KeyState>> BootState::keysNewestFirst() const {
   std::vector<std::pair<Key, KeyState>> out(keys.begin(), keys.end());
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {

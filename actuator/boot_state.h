@@ -47,6 +47,9 @@ public:
   void apply(const journal::Record& record);
 
   const KeyState* find(const Key& key) const;
+  // Keys of `netns` and `tunable` whose value bpftune last left there is not 0 (for
+  // routeCongctl: bpftune's live host routes in that namespace).
+  size_t countNonZero(uint64_t netns, proto::TunableId tunable) const;
   // Keys ordered newest-changed first.
   std::vector<std::pair<Key, KeyState>> keysNewestFirst() const;
   // Intents of this boot with neither OUTCOME nor RECOVERED, in journal order.

@@ -15,6 +15,10 @@ namespace {
 
 constexpr const char* ALLOWED_CC = "ipv4/tcp_allowed_congestion_control";
 constexpr int64_t ALG_NONE = static_cast<int64_t>(proto::CongAlg::NONE);
+// bpftune's live host routes per namespace at most: a collector fed by hostile traffic (many
+// destinations) cannot grow the FIB without bound. Changing or withdrawing a route of bpftune's
+// is always allowed; a new one beyond the cap is REJECTED.
+constexpr size_t MAX_HOST_ROUTES_PER_NETNS = 1024;
 
 bool isCongAlg(int64_t alg) {
   return alg == ALG_NONE || policy::congAlgFromName(policy::congAlgName(alg)).has_value();
@@ -78,12 +82,16 @@ Answer Engine::overriddenByAdminRoute(const policy::SetSysctl& request,
   Values live{route.ourAlg, 0, 0};
   ReportedOverride seen{request.tuner, key.netns, key.tunable, 0, 0, "", info.count, live};
   journalOverride(key, seen, peer, proto::OverrideSource::COMPARE_AND_SET, live, route.covering);
+  const std::string what =
+      isAdminHostRoute(route, key.host)
+          ? " has an administrator's host route (" + coveringText(route) + "), which wins"
+          : "'s route (" + coveringText(route) +
+                ") carries an administrator's congctl, their choice for it";
   return refuse(proto::Status::OVERRIDDEN,
                 {"hostAddress",
                  0,
                  "hostAddress: " + key.host.text() + " in netns " + std::to_string(key.netns) +
-                     " has an administrator's host route (" + coveringText(route) +
-                     "), which wins; bpftune leaves the host alone until `bpftune resume`"},
+                     what + "; bpftune leaves the host alone until `bpftune resume`"},
                 info.count,
                 live);
 }
@@ -108,7 +116,9 @@ Answer Engine::setHostRoute(const policy::SetSysctl& request,
   if (known != nullptr && known->overridden) {
     return refuseOverridden(key, info, live, *known);
   }
-  if (isAdminHostRoute(*route, request.host)) {
+  // An administrator's congctl on the covering route is theirs to keep; withdrawing bpftune's
+  // route (which overrides it) is always allowed.
+  if (isAdminHostRoute(*route, request.host) || (alg != ALG_NONE && isAdminCongctl(*route))) {
     return overriddenByAdminRoute(request, key, *route, peer);
   }
   // A route of ours whose nexthop the covering route no longer uses is written again (with the
@@ -120,6 +130,18 @@ Answer Engine::setHostRoute(const policy::SetSysctl& request,
     if (std::string problem = coveringProblem(*route, request.host); !problem.empty()) {
       return refuse(proto::Status::REJECTED, {"hostAddress", 0, problem}, info.count, live);
     }
+  }
+  if (alg != ALG_NONE && route->ourAlg == ALG_NONE &&
+      state.countNonZero(request.netnsCookie, request.tunable) >= MAX_HOST_ROUTES_PER_NETNS) {
+    const auto cap = static_cast<int64_t>(MAX_HOST_ROUTES_PER_NETNS);
+    return refuse(proto::Status::REJECTED,
+                  {"routes",
+                   cap,
+                   "routes: a new route for " + request.host.text() + " would exceed the " +
+                       std::to_string(cap) + " host routes of bpftune's in netns " +
+                       std::to_string(request.netnsCookie)},
+                  info.count,
+                  live);
   }
   if (auto answer = checkRate(request, info, live)) {
     return *answer;
@@ -196,6 +218,7 @@ std::string Engine::rollbackRoute(const Key& key,
          std::to_string(a.journalSeq) + ")";
 }
 
+// Malformed data, not a switch tcp_conn can have made: refused without a record.
 std::optional<Answer> Engine::checkLiveSwitch(const ReportedLiveSwitch& report) {
   if (report.tuner != proto::TunerId::TCP_CONN) {
     return rejected("tuner",
@@ -213,27 +236,60 @@ std::optional<Answer> Engine::checkLiveSwitch(const ReportedLiveSwitch& report) 
     return rejected(
         "fromAlg", 0, "fromAlg: " + std::to_string(report.fromAlg) + " is not a CongAlg");
   }
-  const auto& info = *policy::findTunable(proto::TunableId::SOCKET_CONGCTL);
-  const policy::Limits* limits = policy.find(info.id);
-  if (limits == nullptr) {
-    return rejected("tunable",
-                    0,
-                    "tunable: " + std::string(info.name) +
-                        " is not in the policy file, so live switches may not be journaled");
-  }
-  if (report.toAlg == ALG_NONE || !isCongAlg(report.toAlg) || report.toAlg < limits->min ||
-      report.toAlg > limits->max) {
+  if (report.toAlg == ALG_NONE || !isCongAlg(report.toAlg)) {
     return rejected("toAlg",
-                    report.toAlg < limits->min ? limits->min : limits->max,
-                    "toAlg: " + std::to_string(report.toAlg) + " is not a CongAlg within " +
-                        std::to_string(limits->min) + ".." + std::to_string(limits->max) + " for " +
-                        std::string(info.name));
+                    0,
+                    "toAlg: " + std::to_string(report.toAlg) +
+                        " is not a CongAlg a connection can switch to");
   }
   return std::nullopt;
 }
 
-// Journaled also while paused: the switch already happened, and the audit trail must have it.
-// The answer is then PAUSED, so the collector stops switching until `bpftune resume`.
+namespace {
+
+// A live switch the policy does not allow; `error` goes into its journal record.
+struct PolicyRefusal {
+  policy::Refusal refusal;
+  int error = 0;
+};
+
+// The policy's word on a switch that already happened: its line, bounds and rate (a switch
+// within them counts against the rate).
+std::optional<PolicyRefusal> liveSwitchPolicy(const policy::Policy& pol,
+                                              policy::RateLimiter& rate,
+                                              const policy::TunableInfo& info,
+                                              const ReportedLiveSwitch& report) {
+  const policy::Limits* limits = pol.find(info.id);
+  if (limits == nullptr) {
+    return PolicyRefusal{{"tunable",
+                          0,
+                          "tunable: " + std::string(info.name) +
+                              " is not in the policy file, so no live switch is allowed"},
+                         EPERM};
+  }
+  if (report.toAlg < limits->min || report.toAlg > limits->max) {
+    return PolicyRefusal{{"toAlg",
+                          report.toAlg < limits->min ? limits->min : limits->max,
+                          "toAlg: " + std::to_string(report.toAlg) + " is not within " +
+                              std::to_string(limits->min) + ".." + std::to_string(limits->max) +
+                              " for " + std::string(info.name)},
+                         ERANGE};
+  }
+  const int64_t now = journal::monotonicNow();
+  if (auto refusal = rate.check(*limits, info, now, report.netnsCookie)) {
+    return PolicyRefusal{*refusal, EBUSY};
+  }
+  rate.record(info.id, now, report.netnsCookie);
+  return std::nullopt;
+}
+
+}  // namespace
+
+// Every well-formed report is journaled: the switch already happened, and the audit trail must
+// have it. One the policy does not allow (no line, outside its bounds, over its rate) is
+// journaled with an errno (EPERM, ERANGE, EBUSY) and answered REJECTED naming the field and the
+// bound; while paused the answer is PAUSED. Either way the collector stops switching.
+// NOLINTNEXTLINE(readability-function-size): one decision ladder, read top to bottom
 Answer Engine::reportLiveSwitch(const ReportedLiveSwitch& report, Peer peer) {
   if (auto refusal = checkLiveSwitch(report)) {
     return *refusal;
@@ -252,11 +308,7 @@ Answer Engine::reportLiveSwitch(const ReportedLiveSwitch& report, Peer peer) {
                                 describe(reached.error()));
     }
   }
-  int64_t now = journal::monotonicNow();
-  if (auto refusal = rate.check(*policy.find(info.id), info, now, report.netnsCookie)) {
-    return rejected(refusal->field, refusal->bound, refusal->reason);
-  }
-  rate.record(info.id, now, report.netnsCookie);
+  const auto outside = liveSwitchPolicy(policy, rate, info, report);
   journal::Record r = baseRecord(proto::RecordKind::LIVE_SWITCH);
   r.tuner = report.tuner;
   r.scenario = proto::ScenarioId::CONGCTL_LIVE_SWITCH;
@@ -267,6 +319,7 @@ Answer Engine::reportLiveSwitch(const ReportedLiveSwitch& report, Peer peer) {
   r.oldValues = {report.fromAlg, 0, 0};
   r.newValues = {report.toAlg, 0, 0};
   r.actual = r.newValues;
+  r.error = outside ? outside->error : 0;
   r.host = report.host;
   r.socket = report.socket;
   r.requesterPid = peer.pid;
@@ -279,6 +332,12 @@ Answer Engine::reportLiveSwitch(const ReportedLiveSwitch& report, Peer peer) {
              std::to_string(report.socket.remotePort) + " in netns " +
              std::to_string(report.netnsCookie) + " from " + valueText(info, r.oldValues) + " to " +
              valueText(info, r.newValues) + " journaled";
+  if (outside) {
+    a.status = proto::Status::REJECTED;
+    a.field = outside->refusal.field;
+    a.bound = outside->refusal.bound;
+    a.reason = outside->refusal.reason + "; the " + a.reason + " as outside the policy";
+  }
   if (isPaused) {
     a.status = proto::Status::PAUSED;
     a.reason += "; paused by a rollback: switch nothing more until `bpftune resume`";

@@ -10,6 +10,10 @@ bool isAdminHostRoute(const RouteLookup& lookup, const HostAddress& host) {
   return lookup.coveringType != RTN_UNSPEC && lookup.covering.coveringLen == host.length() * 8;
 }
 
+bool isAdminCongctl(const RouteLookup& lookup) {
+  return lookup.coveringType != RTN_UNSPEC && lookup.coveringCongctl;
+}
+
 bool isNexthopStale(const RouteLookup& lookup) {
   const auto& ours = lookup.ourNexthop;
   const auto& covering = lookup.covering;
@@ -29,6 +33,16 @@ std::string coveringProblem(const RouteLookup& lookup, const HostAddress& host) 
   if (lookup.coveringType != RTN_UNICAST) {
     return where + "its route (" + coveringText(lookup) + ") is of type " +
            std::to_string(lookup.coveringType) + ", not unicast";
+  }
+  if (lookup.encap) {
+    return where + "its route (" + coveringText(lookup) +
+           ") sends it through a tunnel encapsulation (MPLS, SRv6, BPF, ip/ip6 metadata); a "
+           "route of bpftune's would bypass it, so bpftune leaves the host alone";
+  }
+  if (lookup.realm) {
+    return where + "its route (" + coveringText(lookup) +
+           ") has a realm that traffic policy classifies on; a route of bpftune's would drop it, "
+           "so bpftune leaves the host alone";
   }
   if (!lookup.singleNexthop) {
     return where + "its route (" + coveringText(lookup) +

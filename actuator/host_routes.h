@@ -27,16 +27,23 @@ struct RouteLookup {
   uint8_t coveringProtocol = 0;
   uint32_t coveringPriority = 0;
   bool singleNexthop = true;  // false: multipath, a gateway of another family, a nexthop object
-  int32_t routeError = 0;     // the kernel's errno when it has no route for the host at all
+  bool encap = false;  // the nexthop has a tunnel encapsulation (singleNexthop is then false)
+  bool realm = false;  // the route has a realm (RTA_FLOW) (singleNexthop is then false)
+  // The covering route carries congctl itself: the administrator chose the hosts' algorithm.
+  bool coveringCongctl = false;
+  int32_t routeError = 0;  // the kernel's errno when it has no route for the host at all
 };
 
 // The covering route is itself a host route (not bpftune's): an administrator's, which wins.
 bool isAdminHostRoute(const RouteLookup& lookup, const HostAddress& host);
+// The covering route carries an administrator's congctl, which bpftune's route would override.
+bool isAdminCongctl(const RouteLookup& lookup);
 // bpftune's route still sends the host to the nexthop it copied, but the covering route has
 // moved on (a new gateway, another device): the next write for the host copies the new one.
 bool isNexthopStale(const RouteLookup& lookup);
 // Why bpftune cannot put a route of its own for `host` (empty: it can): no route, not unicast,
-// not a single nexthop. Names the field ("hostAddress").
+// not a single plain nexthop (several, a tunnel encapsulation, a realm). Names the field
+// ("hostAddress").
 std::string coveringProblem(const RouteLookup& lookup, const HostAddress& host);
 // "table 254 via 10.0.0.1 dev eth0 (2) proto 3 metric 0 /24" for logs and reasons.
 std::string coveringText(const RouteLookup& lookup);

@@ -444,7 +444,10 @@ journal::RouteNexthop nexthopOf(const WireNexthop& wire, uint8_t family) {
 }
 
 bool plausibleReply(const WireNexthop& n, uint8_t family) {
-  return n.ifname.back() == '\0' && n.coveringLen <= (family == AF_INET ? 32 : 128);
+  constexpr uint8_t KNOWN = NEXTHOP_SINGLE | NEXTHOP_ENCAP | NEXTHOP_REALM | NEXTHOP_CONGCTL;
+  const bool copyable = (n.single & NEXTHOP_SINGLE) != 0;
+  return n.ifname.back() == '\0' && n.coveringLen <= (family == AF_INET ? 32 : 128) &&
+         (n.single & ~KNOWN) == 0 && !(copyable && (n.single & (NEXTHOP_ENCAP | NEXTHOP_REALM)));
 }
 
 }  // namespace
@@ -462,7 +465,10 @@ Result<RouteLookup> fromWire(const WriterReply& reply, uint8_t family) {
   lookup.coveringType = c.type;
   lookup.coveringProtocol = c.protocol;
   lookup.coveringPriority = c.priority;
-  lookup.singleNexthop = c.single != 0;
+  lookup.singleNexthop = (c.single & NEXTHOP_SINGLE) != 0;
+  lookup.encap = (c.single & NEXTHOP_ENCAP) != 0;
+  lookup.realm = (c.single & NEXTHOP_REALM) != 0;
+  lookup.coveringCongctl = (c.single & NEXTHOP_CONGCTL) != 0;
   lookup.covering = nexthopOf(c, family);
   lookup.ourNexthop = nexthopOf(reply.ours, family);
   return lookup;
@@ -489,7 +495,7 @@ Error routeError(const HostAddress& host, uint64_t cookie, int error) {
                        error);
     case EEXIST:
       return makeError(what + ": the privileged writer refused, an administrator's host route "
-                              "is there now",
+                              "or congctl on the covering route is there now",
                        error);
     case EINVAL:
       return makeError(what + ": the privileged writer refused the request as invalid", error);

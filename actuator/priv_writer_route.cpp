@@ -62,7 +62,10 @@ WireNexthop describe(const std::optional<RouteEntry>& route, const std::string& 
   }
   wire.type = r.type;
   wire.protocol = r.protocol;
-  wire.single = r.complexNexthop ? 0 : 1;
+  const bool plain = !r.complexNexthop && !r.encap && !r.realm;
+  wire.single = static_cast<uint8_t>((plain ? NEXTHOP_SINGLE : 0) | (r.encap ? NEXTHOP_ENCAP : 0) |
+                                     (r.realm ? NEXTHOP_REALM : 0) |
+                                     (!r.ccAlgo.empty() || r.ccLocked ? NEXTHOP_CONGCTL : 0));
   wire.priority = r.priority;
   return wire;
 }
@@ -103,16 +106,31 @@ WriterReply refuse(const SetHostRoute& command, int error, const std::string& wh
   return failed(error);
 }
 
-// Why the covering route cannot give bpftune's route its nexthop (0: it can).
+// Why the covering route cannot give bpftune's route its nexthop (0: it can). EEXIST: the
+// administrator decided for the host (a host route of theirs, or congctl on the covering route).
 int coveringRefusal(const HostRouteView& view, const HostAddress& host, std::string& why) {
   const RouteEntry* c = view.covering ? &*view.covering : nullptr;
-  if (c == nullptr || c->type != RTN_UNICAST || c->complexNexthop || c->oif == 0) {
-    why = "no covering unicast route with a single nexthop";
+  if (c == nullptr) {
+    why = "no covering route";
     return EINVAL;
   }
   if (c->dstLen == host.length() * 8) {
     why = "an administrator's host route (protocol " + std::to_string(c->protocol) + ") wins";
     return EEXIST;
+  }
+  if (!c->ccAlgo.empty() || c->ccLocked) {
+    why = "the covering route carries congctl " + (c->ccAlgo.empty() ? "(locked)" : c->ccAlgo) +
+          ", the administrator's choice for its hosts";
+    return EEXIST;
+  }
+  if (c->type != RTN_UNICAST || c->complexNexthop || c->oif == 0) {
+    why = "no covering unicast route with a single nexthop";
+    return EINVAL;
+  }
+  if (c->encap || c->realm) {
+    why = std::string("the covering route has ") +
+          (c->encap ? "a tunnel encapsulation" : "a realm") + ", which a copy would bypass";
+    return EINVAL;
   }
   return 0;
 }

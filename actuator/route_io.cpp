@@ -20,8 +20,6 @@ constexpr size_t RECV_BYTES = size_t{64} * 1024;
 constexpr size_t MAX_READS = 1U << 20;  // a full Internet table is ~1M routes, a few per read
 constexpr size_t IFNAME_BYTES = 16;
 
-using MessageSink = std::function<Status(uint16_t type, std::span<const uint8_t> message)>;
-
 // A message under construction: header, fixed part, attributes (nested ones by offset).
 class Message {
 public:
@@ -126,6 +124,16 @@ bool readMetrics(std::span<const uint8_t> payload, RouteEntry& r) {
     if (!readFixed(value, v)) {
       return false;
     }
+    if (type == RTAX_LOCK) {
+      // A locked congctl pins the algorithm: sockets on a route carrying it refuse
+      // TCP_CONGESTION (the live switch). Ours names its own algorithm and never locks it.
+      constexpr uint32_t CC_LOCK = 1U << RTAX_CC_ALGO;
+      r.ccLocked = (v & CC_LOCK) != 0;
+      v &= ~CC_LOCK;
+      if (v == 0) {
+        return true;
+      }
+    }
     r.metrics.emplace_back(type, v);
     return true;
   });
@@ -152,6 +160,19 @@ bool readRouteAttr(uint16_t type, std::span<const uint8_t> payload, RouteEntry& 
     case RTA_NH_ID:
       r.complexNexthop = true;
       return true;
+    case RTA_ENCAP:
+    case RTA_ENCAP_TYPE:
+      r.encap = true;
+      return true;
+    case RTA_FLOW:
+      r.realm = true;
+      return true;
+    case RTA_EXPIRES:
+      // An IPv6 route learned from a router advertisement, valid for the router's lifetime.
+      // Accepted and not copied: ours must not vanish behind the journal's back, and once the
+      // covering route expires ours no longer has the covering nexthop, which the next lookup
+      // sees (isNexthopStale) and rollback deletes.
+      return true;
     default:
       return true;
   }
@@ -173,28 +194,43 @@ Status checkError(std::span<const uint8_t> message) {
   return makeError("the kernel refused the request", errnum);
 }
 
-// Handles every message of one datagram; true once the answer to `seq` is complete.
-Result<bool> consume(std::span<const uint8_t> data, uint32_t seq, const MessageSink& sink) {
+// The end of a dump carries the dump's own result: a negative errno when it failed part-way
+// (the routes before it are then not the whole table). No payload (very old kernels): complete.
+Status checkDone(std::span<const uint8_t> message) {
+  int32_t result = 0;
+  if (!readFixed(message.subspan(NLMSG_HDRLEN), result) || result == 0) {
+    return Ok{};
+  }
+  const int errnum = result < 0 && result > -4096 ? -result : EPROTO;
+  return makeError("the kernel's dump ended with an error", errnum);
+}
+
+}  // namespace
+
+Result<bool> consumeReply(std::span<const uint8_t> datagram,
+                          uint32_t seq,
+                          const MessageSink& sink) {
   size_t off = 0;
-  while (data.size() - off >= sizeof(nlmsghdr)) {
+  // `off` can pass the end by the alignment padding of the last message: stop there.
+  while (off < datagram.size()) {
+    if (datagram.size() - off < sizeof(nlmsghdr)) {
+      return malformed("reply (a truncated header)").error();
+    }
     nlmsghdr hdr{};
-    std::memcpy(&hdr, data.data() + off, sizeof(hdr));
-    if (hdr.nlmsg_len < sizeof(nlmsghdr) || hdr.nlmsg_len > data.size() - off) {
+    std::memcpy(&hdr, datagram.data() + off, sizeof(hdr));
+    if (hdr.nlmsg_len < sizeof(nlmsghdr) || hdr.nlmsg_len > datagram.size() - off) {
       return malformed("reply").error();
     }
-    auto message = data.subspan(off, hdr.nlmsg_len);
+    auto message = datagram.subspan(off, hdr.nlmsg_len);
     off += NLMSG_ALIGN(hdr.nlmsg_len);
     if (hdr.nlmsg_seq != seq) {
       continue;  // a late answer to an earlier request on a cached socket
     }
-    if (hdr.nlmsg_type == NLMSG_ERROR) {
-      Status status = checkError(message);
+    if (hdr.nlmsg_type == NLMSG_ERROR || hdr.nlmsg_type == NLMSG_DONE) {
+      Status status = hdr.nlmsg_type == NLMSG_ERROR ? checkError(message) : checkDone(message);
       if (!status) {
         return status.error();
       }
-      return true;
-    }
-    if (hdr.nlmsg_type == NLMSG_DONE) {
       return true;
     }
     if (Status s = sink(hdr.nlmsg_type, message); !s) {
@@ -203,6 +239,8 @@ Result<bool> consume(std::span<const uint8_t> data, uint32_t seq, const MessageS
   }
   return false;
 }
+
+namespace {
 
 // Sends `request` (numbered `seq`) and feeds every answer message to `sink` until the kernel's
 // acknowledgement, error or end of dump.
@@ -254,7 +292,7 @@ Status transact(int fd,
       continue;  // only the kernel (port 0) answers
     }
     auto finished =
-        consume(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)), seq, sink);
+        consumeReply(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)), seq, sink);
     if (!finished) {
       return finished.error();
     }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -42,8 +43,15 @@ struct RouteEntry {
   // RTA_MULTIPATH, RTA_VIA (a gateway of another family) or RTA_NH_ID: not one nexthop that
   // bpftune can copy.
   bool complexNexthop = false;
-  std::string ccAlgo;                                  // RTAX_CC_ALGO; empty: none
-  std::vector<std::pair<uint16_t, uint32_t>> metrics;  // every other RTAX_*, copied to ours
+  // RTA_ENCAP / RTA_ENCAP_TYPE (MPLS, SRv6, BPF, metadata tunnels) or RTA_FLOW (a realm that
+  // tc and iptables classify on): a copy without them would send the host around the tunnel or
+  // the policy, so such a route is no nexthop bpftune copies either.
+  bool encap = false;
+  bool realm = false;
+  std::string ccAlgo;     // RTAX_CC_ALGO; empty: none (on a covering route: the admin's choice)
+  bool ccLocked = false;  // RTAX_LOCK held the RTAX_CC_ALGO bit (stripped from `metrics`)
+  // Every other RTAX_*, copied to ours; RTAX_LOCK without the RTAX_CC_ALGO bit.
+  std::vector<std::pair<uint16_t, uint32_t>> metrics;
 
   // protocol 249, priority 4242, a full-length prefix: bpftune's.
   bool ours() const;
@@ -72,6 +80,15 @@ std::vector<uint8_t> buildNewHostRoute(const HostAddress& host,
 // RTM_DELROUTE qualified by our protocol and priority: it can only ever match bpftune's route.
 std::vector<uint8_t> buildDelHostRoute(const HostAddress& host, uint32_t table, uint32_t seq);
 std::vector<uint8_t> buildGetLink(uint32_t ifindex, uint32_t seq);
+
+// Receives every message of an answer but the final NLMSG_ERROR / NLMSG_DONE.
+using MessageSink = std::function<Status(uint16_t type, std::span<const uint8_t> message)>;
+// Feeds one datagram of the kernel's answer to request `seq` to `sink` (exposed for unit tests).
+// true: the answer is complete (an acknowledgement, or NLMSG_DONE with a zero errno); false: more
+// datagrams follow. Errors: the kernel's errno (NLMSG_ERROR, or a dump that failed part-way:
+// NLMSG_DONE with a negative errno), EBADMSG for a truncated or malformed message. Messages of
+// other sequence numbers (late answers to earlier requests) are skipped.
+Result<bool> consumeReply(std::span<const uint8_t> datagram, uint32_t seq, const MessageSink& sink);
 
 // One RTM_NEWROUTE message (header included). EBADMSG for a malformed one.
 Result<RouteEntry> parseRoute(std::span<const uint8_t> message);

@@ -427,6 +427,9 @@ std::string toText(const Record& r) {
       line += " error=" + std::to_string(r.error);
     }
   }
+  if (r.kind == proto::RecordKind::LIVE_SWITCH && r.error != 0) {
+    line += " outside-policy error=" + std::to_string(r.error);  // it happened all the same
+  }
   return line + " requester=uid:" + std::to_string(r.requesterUid) +
          ",pid:" + std::to_string(r.requesterPid);
 }
@@ -472,6 +475,9 @@ std::string toJson(const Record& r) {
     return j.finish();
   }
   if (r.kind == proto::RecordKind::LIVE_SWITCH) {
+    if (r.error != 0) {
+      j.number("error", std::to_string(r.error));  // outside the policy (EPERM, ERANGE, EBUSY)
+    }
     return j.finish();
   }
   if (r.kind != proto::RecordKind::INTENT) {

@@ -10,7 +10,7 @@
 #     multicast host (hostAddress), an unknown family (hostFamily);
 #   - an administrator's host route wins: OVERRIDDEN, one override record, ours never created (and
 #     where ours exists, the kernel already prefers the admin's);
-#   - live switches are journaled, up to the policy's rate;
+#   - live switches are all journaled; past the policy's rate also answered rejected;
 #   - kill -9 of the actuator between an intent and its outcome (its writer stopped mid-request):
 #     the restarted actuator resolves the intent from the live route and keeps serving with
 #     compare-and-set intact;
@@ -143,11 +143,16 @@ in_a ip route add "$FAR4/32" via "$V4_B" proto static
 SR admin3 --route "$FAR4" "$DEFAULT_CC" "$OTHER_CC"
 expect_reply admin3 overridden "administrator's host route"
 
-note "live switches are journaled up to the policy's rate (40 per 10 s)"
+note "live switches: all journaled; past the policy's rate (40 per 10 s) answered rejected"
 SR live --live-switch "$FAR4" cubic bbr 41
-[ "$(grep -c "^reply: status=ok " "$WORK/live.out")" = 40 ] || fail "not 40 live switches journaled"
+[ "$(grep -c "^reply: status=ok " "$WORK/live.out")" = 40 ] || fail "not 40 live switches accepted"
 tail -n 1 "$WORK/live.out" | grep -q "status=rejected field=tunable .*exceeds 40" ||
   fail "the 41st live switch was not refused by the rate"
+"$BPFTUNE" journal --state-dir "$STATE_DIR" >"$WORK/journal.txt"
+[ "$(grep -c " liveSwitch .*host=$FAR4 " "$WORK/journal.txt")" = 41 ] ||
+  { grep liveSwitch "$WORK/journal.txt" | tail -n 3; fail "not all 41 live switches journaled"; }
+grep " liveSwitch .*host=$FAR4 " "$WORK/journal.txt" | tail -n 1 |
+  grep -q "outside-policy error=16" || fail "the 41st live switch is not journaled as over the rate"
 
 note "kill -9 between an intent and its outcome; the restart resolves it from the live route"
 in_a setpriv --reuid bpftune-collector --regid bpftune-collector --clear-groups \

@@ -241,6 +241,19 @@ TEST_F(EngineRouteTest, RefusalsNameTheField) {
   EXPECT_EQ(refused(route("192.0.2.9", NONE, RENO)).field, "hostAddress");
   fake->state(COOKIE, host("192.0.2.10")).singleNexthop = false;
   EXPECT_EQ(refused(route("192.0.2.10", NONE, RENO)).field, "hostAddress");
+  // A tunnel or a realm on the covering route: a copy without them would bypass it.
+  RouteLookup& tunnel = fake->state(COOKIE, host("192.0.2.11"));
+  tunnel.singleNexthop = false;
+  tunnel.encap = true;
+  Answer encap = refused(route("192.0.2.11", NONE, RENO));
+  EXPECT_EQ(encap.field, "hostAddress");
+  EXPECT_NE(encap.reason.find("tunnel encapsulation"), std::string::npos) << encap.reason;
+  RouteLookup& classified = fake->state(COOKIE, host("192.0.2.12"));
+  classified.singleNexthop = false;
+  classified.realm = true;
+  Answer realm = refused(route("192.0.2.12", NONE, RENO));
+  EXPECT_EQ(realm.field, "hostAddress");
+  EXPECT_NE(realm.reason.find("realm"), std::string::npos) << realm.reason;
   EXPECT_TRUE(fake->calls.empty());
   EXPECT_TRUE(recordsOf(RecordKind::INTENT).empty());
 }
@@ -268,6 +281,65 @@ TEST_F(EngineRouteTest, AnAdministratorsHostRouteWinsAndIsJournaledOnce) {
   Answer resumed = engine->resume(TunerId::TCP_CONN, COOKIE, ADMIN);
   EXPECT_NE(resumed.reason.find("for 192.0.2.7 in netns"), std::string::npos) << resumed.reason;
   EXPECT_EQ(engine->setSysctl(route("192.0.2.7", NONE, RENO), TUNER).status, Status::OK);
+}
+
+TEST_F(EngineRouteTest, AnAdministratorsCongctlOnTheCoveringRouteWins) {
+  // `ip route add 10.0.0.0/8 via 10.0.0.1 congctl lock cubic`: their choice for those hosts.
+  fake->state(COOKIE, host("192.0.2.7")).coveringCongctl = true;
+  Answer first = engine->setSysctl(route("192.0.2.7", NONE, RENO), TUNER);
+  EXPECT_EQ(first.status, Status::OVERRIDDEN);
+  EXPECT_EQ(first.field, "hostAddress");
+  EXPECT_NE(first.reason.find("carries an administrator's congctl"), std::string::npos)
+      << first.reason;
+  EXPECT_EQ(engine->setSysctl(route("192.0.2.7", NONE, BBR), TUNER).status, Status::OVERRIDDEN);
+  auto overrides = recordsOf(RecordKind::OVERRIDE);
+  ASSERT_EQ(overrides.size(), 1U);
+  EXPECT_EQ(overrides[0].host, host("192.0.2.7"));
+  EXPECT_EQ(overrides[0].overrideSource, proto::OverrideSource::COMPARE_AND_SET);
+  EXPECT_TRUE(fake->calls.empty());
+  // The congctl appears after bpftune's route: withdrawing ours hands the host back to it.
+  ASSERT_EQ(engine->setSysctl(route("192.0.2.8", NONE, RENO), TUNER).status, Status::OK);
+  fake->state(COOKIE, host("192.0.2.8")).coveringCongctl = true;
+  Answer withdrawn = engine->setSysctl(route("192.0.2.8", RENO, NONE), TUNER);
+  EXPECT_EQ(withdrawn.status, Status::OK) << withdrawn.reason;
+  EXPECT_EQ(fake->state(COOKIE, host("192.0.2.8")).ourAlg, NONE);
+  ASSERT_EQ(fake->calls.size(), 2U);
+  EXPECT_EQ(fake->calls[1].op, "remove");
+}
+
+TEST_F(EngineRouteTest, NewHostRoutesAreCappedPerNamespace) {
+  auto parsed = policy::parsePolicy(
+      "net.route.host.congctl              min=0    max=5                   rate=5000/10s\n");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  policy = *parsed;
+  restart();
+  auto nth = [](size_t i) {
+    static std::string text;
+    text = "10.20." + std::to_string(i / 250) + "." + std::to_string(1 + i % 250);
+    return text.c_str();
+  };
+  for (size_t i = 0; i < 1024; ++i) {
+    ASSERT_EQ(engine->setSysctl(route(nth(i), NONE, RENO), TUNER).status, Status::OK) << i;
+  }
+  Answer over = engine->setSysctl(route(nth(1024), NONE, RENO), TUNER);
+  EXPECT_EQ(over.status, Status::REJECTED);
+  EXPECT_EQ(over.field, "routes");
+  EXPECT_EQ(over.bound, 1024);
+  EXPECT_NE(over.reason.find("1024 host routes of bpftune's in netns " + std::to_string(COOKIE)),
+            std::string::npos)
+      << over.reason;
+  // Changing and withdrawing existing ones are always allowed; a withdrawal frees a place.
+  EXPECT_EQ(engine->setSysctl(route(nth(0), RENO, BBR), TUNER).status, Status::OK);
+  EXPECT_EQ(engine->setSysctl(route(nth(1), RENO, NONE), TUNER).status, Status::OK);
+  EXPECT_EQ(engine->setSysctl(route(nth(1024), NONE, RENO), TUNER).status, Status::OK);
+  EXPECT_EQ(engine->setSysctl(route(nth(1025), NONE, RENO), TUNER).status, Status::REJECTED);
+  // Another namespace has its own cap; a restarted actuator counts from the journal.
+  auto elsewhere = route(nth(1025), NONE, RENO);
+  elsewhere.netnsCookie = CONTAINER;
+  Answer other = engine->setSysctl(elsewhere, TUNER);
+  EXPECT_EQ(other.status, Status::OK) << other.reason;
+  restart();
+  EXPECT_EQ(engine->setSysctl(route(nth(1025), NONE, RENO), TUNER).field, "routes");
 }
 
 TEST_F(EngineRouteTest, SomeoneEditingBpftunesRouteIsAnOverride) {
@@ -413,10 +485,12 @@ TEST_F(EngineRouteTest, LiveSwitchesAreJournaledAndNothingIsWritten) {
   EXPECT_EQ(recordsOf(RecordKind::LIVE_SWITCH).size(), 2U);
 }
 
+// Malformed reports (no switch tcp_conn can have made) leave no record.
 TEST_F(EngineRouteTest, LiveSwitchRefusalsNameTheField) {
   auto refused = [this](const ReportedLiveSwitch& s) {
     Answer a = engine->reportLiveSwitch(s, TUNER);
     EXPECT_EQ(a.status, Status::REJECTED) << a.reason;
+    EXPECT_EQ(a.journalSeq, 0U);
     return a.field;
   };
   auto s = liveSwitch("192.0.2.7");
@@ -432,13 +506,17 @@ TEST_F(EngineRouteTest, LiveSwitchRefusalsNameTheField) {
   s = liveSwitch("192.0.2.7");
   s.toAlg = NONE;
   EXPECT_EQ(refused(s), "toAlg");
+  s.toAlg = 9;
+  EXPECT_EQ(refused(s), "toAlg");
   s = liveSwitch("192.0.2.7");
   s.netnsCookie = CONTAINER;  // no other namespace is reachable here
   EXPECT_EQ(refused(s), "netnsCookie");
   EXPECT_TRUE(recordsOf(RecordKind::LIVE_SWITCH).empty());
 }
 
-TEST_F(EngineRouteTest, LiveSwitchesAreRateLimitedByThePolicy) {
+// Over the rate, the switch has happened all the same: journaled (error EBUSY), answered
+// REJECTED so the collector holds back.
+TEST_F(EngineRouteTest, LiveSwitchesOverThePolicysRateAreJournaledAndRejected) {
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(engine->reportLiveSwitch(liveSwitch("192.0.2.7"), TUNER).status, Status::OK) << i;
   }
@@ -449,7 +527,55 @@ TEST_F(EngineRouteTest, LiveSwitchesAreRateLimitedByThePolicy) {
   EXPECT_NE(over.reason.find("net.persock.tcp.congestion_control within 10s exceeds 3"),
             std::string::npos)
       << over.reason;
-  EXPECT_EQ(recordsOf(RecordKind::LIVE_SWITCH).size(), 3U);
+  EXPECT_NE(over.reason.find("journaled as outside the policy"), std::string::npos) << over.reason;
+  EXPECT_NE(over.journalSeq, 0U);
+  auto records = recordsOf(RecordKind::LIVE_SWITCH);
+  ASSERT_EQ(records.size(), 4U);
+  EXPECT_EQ(records[2].error, 0);
+  EXPECT_EQ(records[3].error, EBUSY);
+  EXPECT_EQ(records[3].host, host("192.0.2.8"));
+  EXPECT_EQ(records[3].seq, over.journalSeq);
+  EXPECT_NE(journal::toText(records[3]).find("outside-policy error=" + std::to_string(EBUSY)),
+            std::string::npos);
+  EXPECT_NE(journal::toJson(records[3]).find("\"error\":" + std::to_string(EBUSY)),
+            std::string::npos)
+      << journal::toJson(records[3]);
+  EXPECT_EQ(journal::toJson(records[2]).find("\"error\""), std::string::npos);
+  // While paused, PAUSED wins (the collector stops until resume); still journaled.
+  ASSERT_EQ(engine->rollbackAll(ADMIN).status, Status::OK);
+  Answer paused = engine->reportLiveSwitch(liveSwitch("192.0.2.9"), TUNER);
+  EXPECT_EQ(paused.status, Status::PAUSED);
+  EXPECT_EQ(recordsOf(RecordKind::LIVE_SWITCH).size(), 5U);
+}
+
+TEST_F(EngineRouteTest, LiveSwitchesOutsideThePolicyAreJournaledAndRejected) {
+  // Bounds: bbr (3) above a policy that allows reno and cubic only.
+  auto parsed =
+      policy::parsePolicy("net.route.host.congctl              min=0    max=5  rate=40/10s\n"
+                          "net.persock.tcp.congestion_control  min=1    max=2  rate=3/10s\n");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  policy = *parsed;
+  restart();
+  Answer bound = engine->reportLiveSwitch(liveSwitch("192.0.2.7"), TUNER);
+  EXPECT_EQ(bound.status, Status::REJECTED);
+  EXPECT_EQ(bound.field, "toAlg");
+  EXPECT_EQ(bound.bound, 2);
+  EXPECT_NE(bound.journalSeq, 0U);
+  // No policy line: not allowed at all, journaled all the same.
+  parsed = policy::parsePolicy("net.route.host.congctl  min=0 max=5 rate=40/10s\n");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  policy = *parsed;
+  restart();
+  Answer missing = engine->reportLiveSwitch(liveSwitch("192.0.2.7"), TUNER);
+  EXPECT_EQ(missing.status, Status::REJECTED);
+  EXPECT_EQ(missing.field, "tunable");
+  EXPECT_NE(missing.reason.find("not in the policy file"), std::string::npos) << missing.reason;
+  auto records = recordsOf(RecordKind::LIVE_SWITCH);
+  ASSERT_EQ(records.size(), 2U);
+  EXPECT_EQ(records[0].error, ERANGE);
+  EXPECT_EQ(records[1].error, EPERM);
+  EXPECT_EQ(records[1].newValues[0], BBR);
+  expectVerified();
 }
 
 }  // namespace

@@ -463,6 +463,30 @@ int routeScenario() {
     WriterReply before = writer.exchange(routeRequest(LOOKUP, "10.9.2.2", self));
     check(run("ip route add 10.9.2.2/32 via 10.8.0.2 dev lo onlink proto static"), "admin route");
     check(writer.call(fromLookup(before, "10.9.2.2", RENO, 0, self)) == EEXIST, "admin wins");
+    // An administrator's congctl on the covering route is theirs: EEXIST, as a host route.
+    check(run("ip route add 10.5.0.0/16 dev lo congctl lock cubic"), "congctl covering route");
+    WriterReply cc = writer.exchange(routeRequest(LOOKUP, "10.5.1.1", self));
+    check(cc.error == 0 && cc.covering.single == (NEXTHOP_SINGLE | NEXTHOP_CONGCTL),
+          "the covering route's congctl is reported");
+    check(writer.call(fromLookup(cc, "10.5.1.1", RENO, 0, self)) == EEXIST, "admin congctl wins");
+    // A realm or a tunnel encapsulation: no nexthop bpftune copies.
+    check(run("ip route add 10.3.0.0/16 dev lo realm 5"), "realm covering route");
+    WriterReply realm = writer.exchange(routeRequest(LOOKUP, "10.3.1.1", self));
+    check(realm.error == 0 && realm.covering.single == NEXTHOP_REALM, "the realm is reported");
+    check(writer.call(fromLookup(realm, "10.3.1.1", RENO, 0, self)) == EINVAL, "realm refused");
+    if (run("ip route add 10.2.0.0/16 encap ip id 5 dst 10.8.0.9 dev lo")) {
+      WriterReply tunnel = writer.exchange(routeRequest(LOOKUP, "10.2.1.1", self));
+      check(tunnel.error == 0 && tunnel.covering.single == NEXTHOP_ENCAP, "encap is reported");
+      check(writer.call(fromLookup(tunnel, "10.2.1.1", RENO, 0, self)) == EINVAL,
+            "a tunnel encapsulation refused");
+    } else {
+      std::fprintf(stderr, "note: no lwtunnel ip encapsulation here; not checked\n");
+    }
+    const std::string ours = output("ip route show table all proto 249");
+    check(ours.find("10.5.1.1") == std::string::npos &&
+              ours.find("10.3.1.1") == std::string::npos &&
+              ours.find("10.2.1.1") == std::string::npos,
+          "no route of ours for them: " + ours);
     // No unicast route: nothing to copy.
     WriterReply blackhole = writer.exchange(routeRequest(LOOKUP, "10.7.1.1", self));
     check(blackhole.error == 0 && blackhole.covering.type == 0 && blackhole.routeError != 0,

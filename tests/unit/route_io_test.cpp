@@ -8,8 +8,11 @@
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <map>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -154,6 +157,247 @@ TEST(RouteMessages, MalformedRoutesAreRefused) {
   auto badFamily = m;
   badFamily[NLMSG_HDRLEN] = AF_UNIX;
   EXPECT_FALSE(parseRoute(badFamily).ok());
+}
+
+// Appends one attribute (padded) to `buf`.
+void appendAttr(std::vector<uint8_t>& buf, uint16_t type, const std::vector<uint8_t>& payload) {
+  nlattr a{};
+  a.nla_type = type;
+  a.nla_len = static_cast<uint16_t>(NLA_HDRLEN + payload.size());
+  const size_t at = buf.size();
+  buf.resize(at + NLA_ALIGN(a.nla_len), 0);
+  std::memcpy(buf.data() + at, &a, sizeof(a));
+  std::memcpy(buf.data() + at + NLA_HDRLEN, payload.data(), payload.size());
+}
+
+// `m` with one more top-level attribute (nlmsg_len updated).
+std::vector<uint8_t> withAttr(std::vector<uint8_t> m,
+                              uint16_t type,
+                              const std::vector<uint8_t>& payload) {
+  m.resize(NLMSG_ALIGN(m.size()), 0);
+  appendAttr(m, type, payload);
+  const auto len = static_cast<uint32_t>(m.size());
+  std::memcpy(m.data(), &len, sizeof(len));
+  return m;
+}
+
+std::vector<uint8_t> u32Bytes(uint32_t v) {
+  std::vector<uint8_t> out(sizeof(v));
+  std::memcpy(out.data(), &v, sizeof(v));
+  return out;
+}
+
+// A covering route as the kernel would dump it: 10.1.0.0/16 via 10.0.0.1 (protocol static).
+std::vector<uint8_t> coveringMessage() {
+  RouteEntry r = route("10.1.0.0", 16);
+  r.gateway = addr("10.0.0.1");
+  auto m = buildNewHostRoute(addr("10.1.0.0"), r, "reno", false, 1);
+  m[NLMSG_HDRLEN + offsetof(rtmsg, rtm_dst_len)] = 16;
+  m[NLMSG_HDRLEN + offsetof(rtmsg, rtm_protocol)] = RTPROT_STATIC;
+  return m;
+}
+
+TEST(RouteMessages, TunnelsAndRealmsAreNoNexthopToCopyAndExpiryIsNotCopied) {
+  auto plain = parseRoute(coveringMessage());
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_FALSE(plain->encap || plain->realm || plain->complexNexthop);
+  // `ip route add ... encap mpls 100` (RTA_ENCAP_TYPE 1 + nested RTA_ENCAP), each alone too.
+  auto encapType = withAttr(coveringMessage(), RTA_ENCAP_TYPE, {1, 0});
+  auto encap = withAttr(encapType, RTA_ENCAP, {8, 0, 1, 0, 0, 0x06, 0x41, 0});
+  for (const auto& m : {encapType, encap, withAttr(coveringMessage(), RTA_ENCAP, {})}) {
+    auto parsed = parseRoute(m);
+    ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+    EXPECT_TRUE(parsed->encap);
+  }
+  auto realm = parseRoute(withAttr(coveringMessage(), RTA_FLOW, u32Bytes(5)));
+  ASSERT_TRUE(realm.ok());
+  EXPECT_TRUE(realm->realm);
+  EXPECT_FALSE(realm->encap);
+  // An RA-learned IPv6 route: accepted, and ours built from it carries no expiry.
+  auto expiring = parseRoute(withAttr(coveringMessage(), RTA_EXPIRES, u32Bytes(300)));
+  ASSERT_TRUE(expiring.ok());
+  EXPECT_FALSE(expiring->encap || expiring->realm || expiring->complexNexthop);
+  auto ours = buildNewHostRoute(addr("10.1.2.3"), *expiring, "bbr", false, 2);
+  EXPECT_EQ(routeAttrs(ours).count(RTA_EXPIRES), 0U);
+}
+
+TEST(RouteMessages, TheCoveringRoutesCongctlAndItsLockAreNeverCopied) {
+  // `ip route add 10.1.0.0/16 via 10.0.0.1 congctl lock cubic mtu lock 1400`.
+  const uint32_t locks = (1U << RTAX_CC_ALGO) | (1U << RTAX_MTU);
+  std::vector<uint8_t> metrics;
+  auto put = [&metrics](uint16_t type, const std::vector<uint8_t>& payload) {
+    appendAttr(metrics, type, payload);
+  };
+  put(RTAX_LOCK, u32Bytes(locks));
+  put(RTAX_MTU, u32Bytes(1400));
+  put(RTAX_CC_ALGO, {'c', 'u', 'b', 'i', 'c', 0});
+  RouteEntry bare = route("10.1.0.0", 16);
+  bare.gateway = addr("10.0.0.1");
+  // A route message without RTA_METRICS, then the crafted one.
+  auto m = buildDelHostRoute(addr("10.1.0.0"), RT_TABLE_MAIN, 1);
+  m[NLMSG_HDRLEN + offsetof(rtmsg, rtm_dst_len)] = 16;
+  m[NLMSG_HDRLEN + offsetof(rtmsg, rtm_protocol)] = RTPROT_STATIC;
+  m[NLMSG_HDRLEN + offsetof(rtmsg, rtm_type)] = RTN_UNICAST;
+  m = withAttr(withAttr(m, RTA_OIF, u32Bytes(2)), RTA_METRICS, metrics);
+  auto covering = parseRoute(m);
+  ASSERT_TRUE(covering.ok()) << covering.error().message;
+  EXPECT_EQ(covering->ccAlgo, "cubic");
+  EXPECT_TRUE(covering->ccLocked);
+  std::map<uint16_t, uint32_t> copied(covering->metrics.begin(), covering->metrics.end());
+  EXPECT_EQ(copied[RTAX_LOCK], 1U << RTAX_MTU);  // the mtu lock travels, the congctl lock not
+  EXPECT_EQ(copied[RTAX_MTU], 1400U);
+  auto ours = buildNewHostRoute(addr("10.1.2.3"), *covering, "bbr", false, 2);
+  auto ourMetrics = attrs(routeAttrs(ours)[RTA_METRICS], 0);
+  EXPECT_EQ(u32(ourMetrics[RTAX_LOCK]) & (1U << RTAX_CC_ALGO), 0U);
+  EXPECT_EQ(ourMetrics[RTAX_CC_ALGO], (std::vector<uint8_t>{'b', 'b', 'r', 0}));
+  auto parsed = parseRoute(ours);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_FALSE(parsed->ccLocked);
+  // Only the congctl lock: no RTAX_LOCK left at all.
+  metrics.clear();
+  put(RTAX_LOCK, u32Bytes(1U << RTAX_CC_ALGO));
+  auto onlyCc = parseRoute(withAttr(coveringMessage(), RTA_METRICS, metrics));
+  ASSERT_TRUE(onlyCc.ok());
+  EXPECT_TRUE(onlyCc->ccLocked);
+  for (const auto& [type, value] : onlyCc->metrics) {
+    EXPECT_NE(type, RTAX_LOCK) << value;
+  }
+}
+
+// The reply parser over crafted datagrams ------------------------------------------------------
+
+std::vector<uint8_t> nlmsg(uint16_t type, uint32_t seq, const std::vector<uint8_t>& payload) {
+  nlmsghdr h{};
+  h.nlmsg_len = static_cast<uint32_t>(NLMSG_HDRLEN + payload.size());
+  h.nlmsg_type = type;
+  h.nlmsg_flags = NLM_F_MULTI;
+  h.nlmsg_seq = seq;
+  std::vector<uint8_t> m(NLMSG_ALIGN(h.nlmsg_len), 0);
+  std::memcpy(m.data(), &h, sizeof(h));
+  std::memcpy(m.data() + NLMSG_HDRLEN, payload.data(), payload.size());
+  return m;
+}
+
+std::vector<uint8_t> errorMessage(uint32_t seq, int error) {
+  nlmsgerr e{};
+  e.error = error;
+  e.msg.nlmsg_seq = seq;
+  std::vector<uint8_t> payload(sizeof(e));
+  std::memcpy(payload.data(), &e, sizeof(e));
+  return nlmsg(NLMSG_ERROR, seq, payload);
+}
+
+std::vector<uint8_t> doneMessage(uint32_t seq, int32_t result) {
+  std::vector<uint8_t> payload(sizeof(result));
+  std::memcpy(payload.data(), &result, sizeof(result));
+  return nlmsg(NLMSG_DONE, seq, payload);
+}
+
+std::vector<uint8_t> routeMessage(uint32_t seq) {
+  auto m = coveringMessage();
+  nlmsghdr h{};
+  std::memcpy(&h, m.data(), sizeof(h));
+  h.nlmsg_seq = seq;
+  h.nlmsg_flags = NLM_F_MULTI;
+  std::memcpy(m.data(), &h, sizeof(h));
+  return m;
+}
+
+std::vector<uint8_t> concat(std::initializer_list<std::vector<uint8_t>> parts) {
+  std::vector<uint8_t> out;
+  for (const auto& p : parts) {
+    out.insert(out.end(), p.begin(), p.end());
+  }
+  return out;
+}
+
+struct Collected {
+  std::vector<uint16_t> types;
+  MessageSink sink() {
+    return [this](uint16_t type, std::span<const uint8_t>) {
+      types.push_back(type);
+      return bpftune::Status(Ok{});
+    };
+  }
+};
+
+TEST(ReplyParser, AnAcknowledgementOrAnErrorEndsTheAnswer) {
+  Collected c;
+  auto ack = consumeReply(errorMessage(5, 0), 5, c.sink());
+  ASSERT_TRUE(ack.ok()) << ack.error().message;
+  EXPECT_TRUE(*ack);
+  auto refused = consumeReply(errorMessage(5, -EEXIST), 5, c.sink());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().errnum, EEXIST);
+  auto nonsense = consumeReply(errorMessage(5, -70000), 5, c.sink());
+  ASSERT_FALSE(nonsense.ok());
+  EXPECT_EQ(nonsense.error().errnum, EPROTO);
+  EXPECT_TRUE(c.types.empty());
+}
+
+TEST(ReplyParser, AMultipartDumpEndsWithDoneAndItsErrno) {
+  Collected c;
+  auto first = consumeReply(concat({routeMessage(9), routeMessage(9)}), 9, c.sink());
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_FALSE(*first);  // more to come
+  auto last = consumeReply(concat({routeMessage(9), doneMessage(9, 0)}), 9, c.sink());
+  ASSERT_TRUE(last.ok()) << last.error().message;
+  EXPECT_TRUE(*last);
+  EXPECT_EQ(c.types, (std::vector<uint16_t>{RTM_NEWROUTE, RTM_NEWROUTE, RTM_NEWROUTE}));
+  // A dump that failed part-way is not a complete table.
+  auto failed = consumeReply(concat({routeMessage(9), doneMessage(9, -EINTR)}), 9, c.sink());
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().errnum, EINTR);
+  auto weird = consumeReply(doneMessage(9, 12), 9, c.sink());
+  ASSERT_FALSE(weird.ok());
+  EXPECT_EQ(weird.error().errnum, EPROTO);
+  // No payload at all (old kernels): complete.
+  auto bare = consumeReply(nlmsg(NLMSG_DONE, 9, {}), 9, c.sink());
+  ASSERT_TRUE(bare.ok());
+  EXPECT_TRUE(*bare);
+}
+
+TEST(ReplyParser, OtherSequenceNumbersAreSkipped) {
+  Collected c;
+  auto late = consumeReply(concat({routeMessage(3), errorMessage(3, -ENOENT)}), 4, c.sink());
+  ASSERT_TRUE(late.ok()) << late.error().message;
+  EXPECT_FALSE(*late);
+  EXPECT_TRUE(c.types.empty());
+  auto mixed =
+      consumeReply(concat({doneMessage(3, -EIO), routeMessage(4), doneMessage(4, 0)}), 4, c.sink());
+  ASSERT_TRUE(mixed.ok()) << mixed.error().message;
+  EXPECT_TRUE(*mixed);
+  EXPECT_EQ(c.types.size(), 1U);
+}
+
+TEST(ReplyParser, TruncatedMessagesAreMalformed) {
+  Collected c;
+  auto full = concat({routeMessage(9), doneMessage(9, 0)});
+  auto cut = full;
+  cut.resize(full.size() - 2);  // the DONE message claims more than arrived
+  auto truncated = consumeReply(cut, 9, c.sink());
+  ASSERT_FALSE(truncated.ok());
+  EXPECT_EQ(truncated.error().errnum, EBADMSG);
+  auto header = routeMessage(9);
+  header.resize(header.size() + 8, 0);  // half a header after the last message
+  auto half = consumeReply(header, 9, c.sink());
+  ASSERT_FALSE(half.ok());
+  EXPECT_EQ(half.error().errnum, EBADMSG);
+  auto tiny = routeMessage(9);
+  tiny[0] = 4;  // nlmsg_len below a header
+  tiny[1] = tiny[2] = tiny[3] = 0;
+  EXPECT_FALSE(consumeReply(tiny, 9, c.sink()).ok());
+  // An unaligned last message: the padding is not there, and nothing past the end is read.
+  auto unaligned = nlmsg(NLMSG_DONE, 9, {0, 0, 0, 0, 0});
+  unaligned.resize(NLMSG_HDRLEN + 5);
+  auto end = consumeReply(unaligned, 9, c.sink());
+  ASSERT_TRUE(end.ok()) << end.error().message;
+  EXPECT_TRUE(*end);
+  auto noDone = nlmsg(RTM_NEWLINK, 9, {1, 2, 3});
+  noDone.resize(NLMSG_HDRLEN + 3);
+  auto partial = consumeReply(noDone, 9, c.sink());
+  ASSERT_TRUE(partial.ok()) << partial.error().message;
+  EXPECT_FALSE(*partial);
 }
 
 TEST(Covering, LongestPrefixThenLowestMetricNeverOursNorTos) {
