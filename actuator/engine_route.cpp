@@ -174,26 +174,36 @@ std::string Engine::rollbackRoute(const Key& key,
              " not restored: " + problem;
     }
   }
+  Answer a = writeJournaled(
+      hostRouteIntent(
+          key, *route, original, {proto::TunerId::ADMIN, proto::ScenarioId::ROLLBACK}, peer),
+      info);
+  failed = failed || (a.status != proto::Status::OK && a.status != proto::Status::GONE);
+  return (original == ALG_NONE ? "deleted " : "restored ") + a.reason + " (journal seq " +
+         std::to_string(a.journalSeq) + ")";
+}
+
+// The route bpftune's own decisions (rollback, routeFollow) put or delete: what the writer must
+// find and copy, or for a delete the table bpftune's route is in.
+journal::Record Engine::hostRouteIntent(
+    const Key& key, const RouteLookup& route, int64_t alg, Cause cause, Peer peer) const {
   journal::Record intent = baseRecord(proto::RecordKind::INTENT);
-  intent.tuner = proto::TunerId::ADMIN;
-  intent.scenario = proto::ScenarioId::ROLLBACK;
+  intent.tuner = cause.tuner;
+  intent.scenario = cause.scenario;
   intent.netnsCookie = key.netns;
   intent.tunable = key.tunable;
-  intent.count = info.count;
-  intent.oldValues = live;
-  intent.newValues = keyState.original;
+  intent.count = policy::findTunable(key.tunable)->count;
+  intent.oldValues = {route.ourAlg, 0, 0};
+  intent.newValues = {alg, 0, 0};
   intent.requesterPid = peer.pid;
   intent.requesterUid = peer.uid;
   intent.netnsInode = inodeOf(key.netns);
   intent.host = key.host;
-  intent.route = route->covering;
-  if (original == ALG_NONE) {
-    intent.route.table = route->ourTable;
+  intent.route = route.covering;
+  if (alg == ALG_NONE) {
+    intent.route.table = route.ourTable;
   }
-  Answer a = writeJournaled(intent, info);
-  failed = failed || (a.status != proto::Status::OK && a.status != proto::Status::GONE);
-  return (original == ALG_NONE ? "deleted " : "restored ") + a.reason + " (journal seq " +
-         std::to_string(a.journalSeq) + ")";
+  return intent;
 }
 
 std::optional<Answer> Engine::checkLiveSwitch(const ReportedLiveSwitch& report) {

@@ -27,13 +27,17 @@ struct RouteLookup {
   uint8_t coveringProtocol = 0;
   uint32_t coveringPriority = 0;
   bool singleNexthop = true;  // false: multipath, a gateway of another family, a nexthop object
-  int32_t routeError = 0;     // the kernel's errno when it has no route for the host at all
+  // RTNH_F_ONLINK on the covering route and on bpftune's (copied with the gateway; not journaled).
+  bool coveringOnlink = false;
+  bool ourOnlink = false;
+  int32_t routeError = 0;  // the kernel's errno when it has no route for the host at all
 };
 
 // The covering route is itself a host route (not bpftune's): an administrator's, which wins.
 bool isAdminHostRoute(const RouteLookup& lookup, const HostAddress& host);
 // bpftune's route still sends the host to the nexthop it copied, but the covering route has
-// moved on (a new gateway, another device): the next write for the host copies the new one.
+// moved on (another table, gateway, device, preferred source or onlink flag): the next write for
+// the host, or the actuator's periodic follow (Engine::followRoutes), copies the new one.
 bool isNexthopStale(const RouteLookup& lookup);
 // Why bpftune cannot put a route of its own for `host` (empty: it can): no route, not unicast,
 // not a single nexthop. Names the field ("hostAddress").

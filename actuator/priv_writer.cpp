@@ -105,7 +105,7 @@ bool plausibleNexthop(const WireNexthop& n, const HostAddress& host) {
   };
   return n.table != 0 && n.oif != 0 && n.coveringLen < len * 8 && tailZero(n.gateway) &&
          tailZero(n.prefsrc) && isZero(n.ifname) && n.type == 0 && n.protocol == 0 &&
-         n.single == 0 && n.priority == 0;
+         n.flags == 0 && n.priority == 0;
 }
 
 Result<WriterCommand> validateHostRoute(const WriterRequest& r, WriterOp op) {
@@ -444,7 +444,8 @@ journal::RouteNexthop nexthopOf(const WireNexthop& wire, uint8_t family) {
 }
 
 bool plausibleReply(const WireNexthop& n, uint8_t family) {
-  return n.ifname.back() == '\0' && n.coveringLen <= (family == AF_INET ? 32 : 128);
+  return n.ifname.back() == '\0' && n.coveringLen <= (family == AF_INET ? 32 : 128) &&
+         (n.flags & ~(WIRE_NEXTHOP_SINGLE | WIRE_NEXTHOP_ONLINK)) == 0;
 }
 
 }  // namespace
@@ -462,7 +463,9 @@ Result<RouteLookup> fromWire(const WriterReply& reply, uint8_t family) {
   lookup.coveringType = c.type;
   lookup.coveringProtocol = c.protocol;
   lookup.coveringPriority = c.priority;
-  lookup.singleNexthop = c.single != 0;
+  lookup.singleNexthop = (c.flags & WIRE_NEXTHOP_SINGLE) != 0;
+  lookup.coveringOnlink = (c.flags & WIRE_NEXTHOP_ONLINK) != 0;
+  lookup.ourOnlink = (reply.ours.flags & WIRE_NEXTHOP_ONLINK) != 0;
   lookup.covering = nexthopOf(c, family);
   lookup.ourNexthop = nexthopOf(reply.ours, family);
   return lookup;

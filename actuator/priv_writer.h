@@ -65,9 +65,13 @@ struct WireNexthop {
   uint8_t coveringLen = 0;        // prefix length of the route it is copied from
   uint8_t type = 0;               // replies only: rtm_type of that route (0: there is none)
   uint8_t protocol = 0;           // replies only: its rtm_protocol
-  uint8_t single = 0;             // replies only: 1 when it has one nexthop bpftune can copy
+  uint8_t flags = 0;              // replies only: WIRE_NEXTHOP_* below
   uint32_t priority = 0;          // replies only: its metric
 };
+// WireNexthop::flags in replies.
+constexpr uint8_t WIRE_NEXTHOP_SINGLE = 1;  // one nexthop bpftune can copy
+constexpr uint8_t WIRE_NEXTHOP_ONLINK =
+    2;  // RTNH_F_ONLINK: the gateway is on-link without a prefix
 
 struct WriterRequest {
   uint32_t op = 0;     // a WriterOp

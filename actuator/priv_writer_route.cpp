@@ -62,7 +62,8 @@ WireNexthop describe(const std::optional<RouteEntry>& route, const std::string& 
   }
   wire.type = r.type;
   wire.protocol = r.protocol;
-  wire.single = r.complexNexthop ? 0 : 1;
+  wire.flags = static_cast<uint8_t>((r.complexNexthop ? 0 : WIRE_NEXTHOP_SINGLE) |
+                                    ((r.flags & RTNH_F_ONLINK) != 0 ? WIRE_NEXTHOP_ONLINK : 0));
   wire.priority = r.priority;
   return wire;
 }

@@ -433,7 +433,8 @@ int routeScenario() {
     WriterReply found = writer.exchange(routeRequest(LOOKUP, "10.9.1.1", self));
     check(found.error == 0 && found.ourAlg == 0, "lookup 10.9.1.1");
     check(found.covering.coveringLen == 16 && found.covering.table == RT_TABLE_MAIN &&
-              found.covering.type == RTN_UNICAST && found.covering.single == 1 &&
+              found.covering.type == RTN_UNICAST &&
+              found.covering.flags == (WIRE_NEXTHOP_SINGLE | WIRE_NEXTHOP_ONLINK) &&
               found.covering.oif == if_nametoindex("lo") &&
               std::string(found.covering.ifname.data()) == "lo" &&
               found.covering.gateway == HostAddress::parse("10.8.0.2")->bytes,
@@ -455,8 +456,10 @@ int routeScenario() {
     WriterReply after = writer.exchange(routeRequest(LOOKUP, "10.9.1.1", self));
     check(after.ourAlg == RENO && after.ourTable == RT_TABLE_MAIN &&
               after.covering.coveringLen == 16 && after.ours.coveringLen == 32 &&
-              after.ours.gateway == HostAddress::parse("10.8.0.2")->bytes,
-          "lookup with ours in place");
+              after.ours.gateway == HostAddress::parse("10.8.0.2")->bytes &&
+              (after.ours.flags & WIRE_NEXTHOP_ONLINK) != 0 &&
+              (after.covering.flags & WIRE_NEXTHOP_ONLINK) != 0,
+          "lookup with ours in place (both onlink)");
     // Creating again is refused by the kernel (CREATE|EXCL); replacing needs ours expected.
     check(writer.call(fromLookup(found, "10.9.1.1", RENO, RENO, self)) == 0, "replace ours");
     // An administrator's host route appearing after the actuator's lookup.
