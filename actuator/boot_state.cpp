@@ -105,6 +105,18 @@ std::vector<std::pair<Key, KeyState>> BootState::keysNewestFirst() const {
   return out;
 }
 
+std::vector<Key> BootState::liveHostRoutes() const {
+  std::vector<Key> out;
+  for (const auto& [key, state] : keys) {
+    if (key.tunable == proto::TunableId::ROUTE_CONGCTL && state.changed && !state.overridden &&
+        state.lastApplied &&
+        (*state.lastApplied)[0] != static_cast<int64_t>(proto::CongAlg::NONE)) {
+      out.push_back(key);
+    }
+  }
+  return out;
+}
+
 std::vector<journal::Record> BootState::unresolved() const {
   std::vector<journal::Record> out;
   for (const auto& [seq, intent] : pending) {

@@ -52,6 +52,9 @@ public:
   size_t countNonZero(uint64_t netns, proto::TunableId tunable) const;
   // Keys ordered newest-changed first.
   std::vector<std::pair<Key, KeyState>> keysNewestFirst() const;
+  // routeCongctl keys where bpftune's last completed write left a route of its own (an
+  // algorithm, not none) and nobody overrode it since, in key order.
+  std::vector<Key> liveHostRoutes() const;
   // Intents of this boot with neither OUTCOME nor RECOVERED, in journal order.
   std::vector<journal::Record> unresolved() const;
   // Resume records of this boot; replies carry it so the collector sees a resume.

@@ -76,6 +76,14 @@ struct Backends {
   HostRoutes* routes = nullptr;           // HOST_ROUTE tunables (the privileged writer)
 };
 
+// routeFollow (Engine::followRoutes): the server calls it this often; one call makes at most
+// this many writer lookups (the other routes wait for the next call, round robin); a route whose
+// follow failed is tried again after a delay that doubles from the minimum to the maximum.
+constexpr int64_t FOLLOW_INTERVAL_NS = 2'000'000'000;
+constexpr size_t FOLLOW_LOOKUPS_PER_TICK = 64;
+constexpr int64_t FOLLOW_BACKOFF_MIN_NS = 10'000'000'000;
+constexpr int64_t FOLLOW_BACKOFF_MAX_NS = 640'000'000'000;
+
 class Engine {
 public:
   // sysnetFd: /proc/sys/net of the actuator's own (init) namespace.
@@ -101,6 +109,17 @@ public:
   // Hands control back: overridden keys of `netnsCookie` (0: all, which also lifts a rollback's
   // pause) take their live value as the new baseline.
   Answer resume(proto::TunerId tuner, uint64_t netnsCookie, Peer peer);
+  // bpftune's host routes copy the covering route's nexthop when written; an administrator may
+  // move or remove that route later. For each live route of bpftune's (BootState::liveHostRoutes),
+  // at most `lookups` per call, round robin: a changed nexthop (table, gateway, device, preferred
+  // source, onlink) is copied (same algorithm), and without a unicast single-nexthop covering
+  // route bpftune's is deleted, both journaled (tuner actuator, scenario routeFollow). Nothing
+  // while paused; a key someone else changed, or a host an administrator's host route covers, is
+  // left alone; a failing key backs off and is logged once. Returns the routes rewritten or
+  // deleted.
+  size_t followRoutes(int64_t nowNs, size_t lookups = FOLLOW_LOOKUPS_PER_TICK);
+  // The actuator's own uid after its identity switch: the requester of routeFollow records.
+  void setOwnUid(uid_t uid) { ownUid = uid; }
   bool paused() const { return isPaused; }
   uint64_t resumeEpoch() const { return state.resumeEpoch(); }
 
@@ -160,6 +179,26 @@ private:
                                 const RouteLookup& route,
                                 Peer peer);
   std::optional<Answer> checkLiveSwitch(const ReportedLiveSwitch& report);
+  struct Cause {
+    proto::TunerId tuner;
+    proto::ScenarioId scenario;
+  };
+  journal::Record hostRouteIntent(
+      const Key& key, const RouteLookup& route, int64_t alg, Cause cause, Peer peer) const;
+  enum class Followed {
+    UNCHANGED,
+    CHANGED,
+    LEFT_ALONE,
+    FAILED,
+    GONE
+  };
+  Followed followRoute(const Key& key, std::string& why);
+  Answer followWrite(const Key& key,
+                     const RouteLookup& route,
+                     int64_t alg,
+                     const std::string& cause);
+  void followFailed(const Key& key, int64_t nowNs, const std::string& why);
+  void followSucceeded(const Key& key);
 
   const policy::Policy& policy;
   journal::Writer& journal;
@@ -168,6 +207,9 @@ private:
   journal::BootId bootId;
   BootState state;
   policy::RateLimiter rate;
+  // Live switches journaled although outside the policy: bounded too, so a collector that keeps
+  // switching against the policy cannot grow the journal without end.
+  policy::RateLimiter outsidePolicy;
   uint32_t ownInode;
   ForeignSysctls* foreign;
   NeighTableWriter* neigh;
@@ -175,6 +217,13 @@ private:
   HostRoutes* routes;
   std::map<Key, int64_t> lastOverrideNs;  // journal at most one reported override per key per s
   bool isPaused = false;
+  struct FollowBackoff {
+    int64_t notBeforeNs = 0;
+    int64_t delayNs = 0;
+  };
+  std::map<Key, FollowBackoff> followBackoff;  // keys whose last follow failed
+  std::optional<Key> followCursor;             // the last key followRoutes looked up
+  uid_t ownUid = 0;
 };
 
 }  // namespace bpftune::actuator

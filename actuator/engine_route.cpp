@@ -196,26 +196,36 @@ std::string Engine::rollbackRoute(const Key& key,
              " not restored: " + problem;
     }
   }
+  Answer a = writeJournaled(
+      hostRouteIntent(
+          key, *route, original, {proto::TunerId::ADMIN, proto::ScenarioId::ROLLBACK}, peer),
+      info);
+  failed = failed || (a.status != proto::Status::OK && a.status != proto::Status::GONE);
+  return (original == ALG_NONE ? "deleted " : "restored ") + a.reason + " (journal seq " +
+         std::to_string(a.journalSeq) + ")";
+}
+
+// The route bpftune's own decisions (rollback, routeFollow) put or delete: what the writer must
+// find and copy, or for a delete the table bpftune's route is in.
+journal::Record Engine::hostRouteIntent(
+    const Key& key, const RouteLookup& route, int64_t alg, Cause cause, Peer peer) const {
   journal::Record intent = baseRecord(proto::RecordKind::INTENT);
-  intent.tuner = proto::TunerId::ADMIN;
-  intent.scenario = proto::ScenarioId::ROLLBACK;
+  intent.tuner = cause.tuner;
+  intent.scenario = cause.scenario;
   intent.netnsCookie = key.netns;
   intent.tunable = key.tunable;
-  intent.count = info.count;
-  intent.oldValues = live;
-  intent.newValues = keyState.original;
+  intent.count = policy::findTunable(key.tunable)->count;
+  intent.oldValues = {route.ourAlg, 0, 0};
+  intent.newValues = {alg, 0, 0};
   intent.requesterPid = peer.pid;
   intent.requesterUid = peer.uid;
   intent.netnsInode = inodeOf(key.netns);
   intent.host = key.host;
-  intent.route = route->covering;
-  if (original == ALG_NONE) {
-    intent.route.table = route->ourTable;
+  intent.route = route.covering;
+  if (alg == ALG_NONE) {
+    intent.route.table = route.ourTable;
   }
-  Answer a = writeJournaled(intent, info);
-  failed = failed || (a.status != proto::Status::OK && a.status != proto::Status::GONE);
-  return (original == ALG_NONE ? "deleted " : "restored ") + a.reason + " (journal seq " +
-         std::to_string(a.journalSeq) + ")";
+  return intent;
 }
 
 // Malformed data, not a switch tcp_conn can have made: refused without a record.
@@ -252,6 +262,10 @@ struct PolicyRefusal {
   policy::Refusal refusal;
   int error = 0;
 };
+
+// A well-behaved collector stops switching after one refusal (its hold-off), so more than this
+// many switches outside the policy in a window come from a broken or hostile collector.
+constexpr policy::Limits OUTSIDE_POLICY_LIMITS{0, 0, 0, 40, 10};
 
 // The policy's word on a switch that already happened: its line, bounds and rate (a switch
 // within them counts against the rate).
@@ -309,6 +323,19 @@ Answer Engine::reportLiveSwitch(const ReportedLiveSwitch& report, Peer peer) {
     }
   }
   const auto outside = liveSwitchPolicy(policy, rate, info, report);
+  if (outside) {
+    const int64_t now = journal::monotonicNow();
+    if (auto flood = outsidePolicy.check(OUTSIDE_POLICY_LIMITS, info, now, report.netnsCookie)) {
+      return rejected(outside->refusal.field,
+                      outside->refusal.bound,
+                      outside->refusal.reason + "; not journaled: more than " +
+                          std::to_string(OUTSIDE_POLICY_LIMITS.rateCount) +
+                          " live switches outside the policy within " +
+                          std::to_string(OUTSIDE_POLICY_LIMITS.rateWindowSeconds) +
+                          " s in this netns (a collector that keeps switching against the policy)");
+    }
+    outsidePolicy.record(info.id, now, report.netnsCookie);
+  }
   journal::Record r = baseRecord(proto::RecordKind::LIVE_SWITCH);
   r.tuner = report.tuner;
   r.scenario = proto::ScenarioId::CONGCTL_LIVE_SWITCH;

@@ -19,7 +19,8 @@ bool isNexthopStale(const RouteLookup& lookup) {
   const auto& covering = lookup.covering;
   return lookup.ourAlg != 0 && lookup.coveringType == RTN_UNICAST && lookup.singleNexthop &&
          (ours.table != covering.table || ours.oif != covering.oif ||
-          ours.gateway != covering.gateway || ours.prefsrc != covering.prefsrc);
+          ours.gateway != covering.gateway || ours.prefsrc != covering.prefsrc ||
+          lookup.ourOnlink != lookup.coveringOnlink);
 }
 
 std::string coveringProblem(const RouteLookup& lookup, const HostAddress& host) {

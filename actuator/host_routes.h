@@ -31,6 +31,9 @@ struct RouteLookup {
   bool realm = false;  // the route has a realm (RTA_FLOW) (singleNexthop is then false)
   // The covering route carries congctl itself: the administrator chose the hosts' algorithm.
   bool coveringCongctl = false;
+  // RTNH_F_ONLINK on the covering route and on bpftune's (copied with the gateway; not journaled).
+  bool coveringOnlink = false;
+  bool ourOnlink = false;
   int32_t routeError = 0;  // the kernel's errno when it has no route for the host at all
 };
 
@@ -39,7 +42,8 @@ bool isAdminHostRoute(const RouteLookup& lookup, const HostAddress& host);
 // The covering route carries an administrator's congctl, which bpftune's route would override.
 bool isAdminCongctl(const RouteLookup& lookup);
 // bpftune's route still sends the host to the nexthop it copied, but the covering route has
-// moved on (a new gateway, another device): the next write for the host copies the new one.
+// moved on (another table, gateway, device, preferred source or onlink flag): the next write for
+// the host, or the actuator's periodic follow (Engine::followRoutes), copies the new one.
 bool isNexthopStale(const RouteLookup& lookup);
 // Why bpftune cannot put a route of its own for `host` (empty: it can): no route, not unicast,
 // not a single plain nexthop (several, a tunnel encapsulation, a realm). Names the field

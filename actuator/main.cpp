@@ -138,6 +138,7 @@ int runActuator(const Options& options) {
   log::info("privileged writer running as pid " + std::to_string(privWriter.pid()) +
             " (CAP_NET_ADMIN, CAP_SYS_ADMIN, seccomp KILL_PROCESS; rtnetlink sockets of other "
             "namespaces from the opener)");
+  engine.setOwnUid(self.uid);
   engine.recordStart(filter.digest());
   engine.recover();
   if (options.rollbackOnly) {

@@ -105,7 +105,7 @@ bool plausibleNexthop(const WireNexthop& n, const HostAddress& host) {
   };
   return n.table != 0 && n.oif != 0 && n.coveringLen < len * 8 && tailZero(n.gateway) &&
          tailZero(n.prefsrc) && isZero(n.ifname) && n.type == 0 && n.protocol == 0 &&
-         n.single == 0 && n.priority == 0;
+         n.flags == 0 && n.priority == 0;
 }
 
 Result<WriterCommand> validateHostRoute(const WriterRequest& r, WriterOp op) {
@@ -444,10 +444,11 @@ journal::RouteNexthop nexthopOf(const WireNexthop& wire, uint8_t family) {
 }
 
 bool plausibleReply(const WireNexthop& n, uint8_t family) {
-  constexpr uint8_t KNOWN = NEXTHOP_SINGLE | NEXTHOP_ENCAP | NEXTHOP_REALM | NEXTHOP_CONGCTL;
-  const bool copyable = (n.single & NEXTHOP_SINGLE) != 0;
+  constexpr uint8_t KNOWN =
+      NEXTHOP_SINGLE | NEXTHOP_ENCAP | NEXTHOP_REALM | NEXTHOP_CONGCTL | NEXTHOP_ONLINK;
+  const bool copyable = (n.flags & NEXTHOP_SINGLE) != 0;
   return n.ifname.back() == '\0' && n.coveringLen <= (family == AF_INET ? 32 : 128) &&
-         (n.single & ~KNOWN) == 0 && !(copyable && (n.single & (NEXTHOP_ENCAP | NEXTHOP_REALM)));
+         (n.flags & ~KNOWN) == 0 && !(copyable && (n.flags & (NEXTHOP_ENCAP | NEXTHOP_REALM)));
 }
 
 }  // namespace
@@ -465,10 +466,12 @@ Result<RouteLookup> fromWire(const WriterReply& reply, uint8_t family) {
   lookup.coveringType = c.type;
   lookup.coveringProtocol = c.protocol;
   lookup.coveringPriority = c.priority;
-  lookup.singleNexthop = (c.single & NEXTHOP_SINGLE) != 0;
-  lookup.encap = (c.single & NEXTHOP_ENCAP) != 0;
-  lookup.realm = (c.single & NEXTHOP_REALM) != 0;
-  lookup.coveringCongctl = (c.single & NEXTHOP_CONGCTL) != 0;
+  lookup.singleNexthop = (c.flags & NEXTHOP_SINGLE) != 0;
+  lookup.encap = (c.flags & NEXTHOP_ENCAP) != 0;
+  lookup.realm = (c.flags & NEXTHOP_REALM) != 0;
+  lookup.coveringCongctl = (c.flags & NEXTHOP_CONGCTL) != 0;
+  lookup.coveringOnlink = (c.flags & NEXTHOP_ONLINK) != 0;
+  lookup.ourOnlink = (reply.ours.flags & NEXTHOP_ONLINK) != 0;
   lookup.covering = nexthopOf(c, family);
   lookup.ourNexthop = nexthopOf(reply.ours, family);
   return lookup;

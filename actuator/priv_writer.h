@@ -65,17 +65,19 @@ struct WireNexthop {
   uint8_t coveringLen = 0;        // prefix length of the route it is copied from
   uint8_t type = 0;               // replies only: rtm_type of that route (0: there is none)
   uint8_t protocol = 0;           // replies only: its rtm_protocol
-  uint8_t single = 0;             // replies only: NEXTHOP_* bits (1: one plain nexthop)
+  uint8_t flags = 0;              // replies only: NEXTHOP_* below
   uint32_t priority = 0;          // replies only: its metric
 };
 
-// WireNexthop::single, a bit set. SINGLE only when bpftune can copy the nexthop: never together
+// WireNexthop::flags, a bit set. SINGLE only when bpftune can copy the nexthop: never together
 // with ENCAP (a tunnel encapsulation) or REALM (RTA_FLOW). CONGCTL: the route carries an
-// RTAX_CC_ALGO of its own, an administrator's choice for the hosts it covers.
+// RTAX_CC_ALGO of its own, an administrator's choice for the hosts it covers. ONLINK:
+// RTNH_F_ONLINK, the gateway is on-link without a prefix.
 constexpr uint8_t NEXTHOP_SINGLE = 1;
 constexpr uint8_t NEXTHOP_ENCAP = 2;
 constexpr uint8_t NEXTHOP_REALM = 4;
 constexpr uint8_t NEXTHOP_CONGCTL = 8;
+constexpr uint8_t NEXTHOP_ONLINK = 16;
 
 struct WriterRequest {
   uint32_t op = 0;     // a WriterOp

@@ -63,9 +63,10 @@ WireNexthop describe(const std::optional<RouteEntry>& route, const std::string& 
   wire.type = r.type;
   wire.protocol = r.protocol;
   const bool plain = !r.complexNexthop && !r.encap && !r.realm;
-  wire.single = static_cast<uint8_t>((plain ? NEXTHOP_SINGLE : 0) | (r.encap ? NEXTHOP_ENCAP : 0) |
-                                     (r.realm ? NEXTHOP_REALM : 0) |
-                                     (!r.ccAlgo.empty() || r.ccLocked ? NEXTHOP_CONGCTL : 0));
+  wire.flags = static_cast<uint8_t>((plain ? NEXTHOP_SINGLE : 0) | (r.encap ? NEXTHOP_ENCAP : 0) |
+                                    (r.realm ? NEXTHOP_REALM : 0) |
+                                    (!r.ccAlgo.empty() || r.ccLocked ? NEXTHOP_CONGCTL : 0) |
+                                    ((r.flags & RTNH_F_ONLINK) != 0 ? NEXTHOP_ONLINK : 0));
   wire.priority = r.priority;
   return wire;
 }

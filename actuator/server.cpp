@@ -276,6 +276,12 @@ void Server::run(const volatile sig_atomic_t* stop) {
     if ((fds[1].revents & POLLIN) != 0) {
       acceptOn(adminListen.get(), true);
     }
+    // Between requests, never inside one: bpftune's host routes follow their covering routes.
+    const int64_t now = journal::monotonicNow();
+    if (now >= nextFollowNs) {
+      engine.followRoutes(now);
+      nextFollowNs = now + FOLLOW_INTERVAL_NS;
+    }
   }
   log::info("stop requested; exiting");
 }

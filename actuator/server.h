@@ -54,6 +54,7 @@ private:
   uid_t collectorUid;
   Engine& engine;
   std::vector<Connection> connections;
+  int64_t nextFollowNs = 0;  // monotonic; the first pass runs at once (after a restart too)
 };
 
 }  // namespace bpftune::actuator

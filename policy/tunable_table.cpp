@@ -52,7 +52,7 @@ struct ScenarioInfo {
 };
 
 // clang-format off
-constexpr std::array<ScenarioInfo, 29> SCENARIOS = {{
+constexpr std::array<ScenarioInfo, 30> SCENARIOS = {{
     {ScenarioId::BUFFER_INCREASE, TunerId::TCP_BUFFER, "need to increase TCP buffer size(s)", "sockets run near the buffer limit; raise it to maximize throughput"},
     {ScenarioId::BUFFER_DECREASE, TunerId::TCP_BUFFER, "need to decrease TCP buffer size(s)", "TCP memory cannot grow further; lower the per-socket buffer limit"},
     {ScenarioId::BUFFER_DECREASE_LATENCY, TunerId::TCP_BUFFER, "need to decrease TCP buffer size due to latency", "buffer growth correlates with smoothed RTT; lower the limit to cut latency"},
@@ -82,6 +82,7 @@ constexpr std::array<ScenarioInfo, 29> SCENARIOS = {{
     {ScenarioId::CONGCTL_SELECT, TunerId::TCP_CONN, "specify TCP congestion control algorithm (learned best)", "the algorithm with the lowest learned cost (RTT excess + delivery-rate deficit) for this host"},
     {ScenarioId::CONGCTL_LOSS, TunerId::TCP_CONN, "specify TCP congestion control algorithm (loss)", "connections to this host retransmit more than 1/64 of their segments: use bbr"},
     {ScenarioId::CONGCTL_LIVE_SWITCH, TunerId::TCP_CONN, "specify TCP congestion control algorithm (live switch)", "a live connection retransmits more than 1/64 of its segments: switched to bbr in place"},
+    {ScenarioId::ROUTE_FOLLOW, TunerId::ACTUATOR, "the covering route changed: bpftune's host route follows it or is withdrawn", "an administrator changed or removed the route bpftune's host route copied its nexthop from; same algorithm, the new nexthop (or no route of bpftune's)"},
 }};
 // clang-format on
 

@@ -94,6 +94,8 @@ enum ScenarioId {
   congctlSelect @26;         # the learned best algorithm for the host (none: the default is best)
   congctlLoss @27;           # retransmits above 1/64 of segments sent: prefer bbr for the host
   congctlLiveSwitch @28;     # a live connection in distress was switched to bbr in place
+  # actuator: bpftune's host routes after the administrator changed their covering route
+  routeFollow @29;           # bpftune's host route follows the covering route, or is withdrawn
 }
 
 struct Request {

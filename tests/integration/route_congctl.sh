@@ -5,7 +5,9 @@
 #   - bpftune's host route appears with the covering route's nexthop and table, protocol 249,
 #     metric 4242 and the congctl metric (IPv4 via a gateway, IPv6), and a NEW connection to the
 #     host gets the algorithm; compare-and-set on the expected algorithm;
-#   - a covering route moved to another gateway is followed at the next request for the host;
+#   - the actuator follows the covering route (routeFollow): moved to another gateway, bpftune's
+#     route copies it within a tick (2 s) with the same algorithm; removed, bpftune's route is
+#     withdrawn; both journaled; a host an administrator's host route covers is left alone;
 #   - refusals name the field: an algorithm outside tcp_allowed_congestion_control (new0), a
 #     multicast host (hostAddress), an unknown family (hostFamily);
 #   - an administrator's host route wins: OVERRIDDEN, one override record, ours never created (and
@@ -110,15 +112,52 @@ grep -q "^unicast $FAR6 via $V6_B dev ${T_ID}va .*metric 4242 congctl $OTHER_CC"
   fail "no host route for $FAR6 via $V6_B with metric 4242 and congctl $OTHER_CC"
 [ "$(cc_of "$FAR6")" = "$OTHER_CC" ] || fail "a new connection to $FAR6 did not get $OTHER_CC"
 
-note "the covering route moves to another gateway: the next request copies it, same algorithm"
+note "the covering routes change: the actuator follows a new gateway and withdraws a removed one"
 GW6=${V6_B%2}3
 in_b ip -6 addr add "$GW6/64" dev "${T_ID}vb" nodad
+# wait_routes NAME PATTERN [absent]: poll bpftune's routes until PATTERN is there (or gone),
+# at most 5 s after CHANGED_AT; sets WAITED_MS, the time since CHANGED_AT.
+wait_routes() {
+  local now all
+  while :; do
+    now=$(date +%s%N)
+    all=$(routes4; routes6)
+    if grep -q "$2" <<<"$all"; then
+      [ "${3:-}" != absent ] && break
+    elif [ "${3:-}" = absent ]; then
+      break
+    fi
+    [ $(( (now - CHANGED_AT) / 1000000 )) -lt 5000 ] || { echo "$all"; fail "$1: not within 5 s"; }
+    sleep 0.05
+  done
+  WAITED_MS=$(( (now - CHANGED_AT) / 1000000 ))
+}
+CHANGED_AT=$(date +%s%N)
 in_a ip -6 route replace "$NET6::/64" via "$GW6"
-SR refresh --route "$FAR6" "$OTHER_CC" "$OTHER_CC"
-expect_reply refresh ok "$OTHER_CC -> $OTHER_CC: applied"
-routes6 | grep -q "^unicast $FAR6 via $GW6 dev ${T_ID}va .*metric 4242 congctl $OTHER_CC" ||
-  { routes6; fail "bpftune's route for $FAR6 still uses the old gateway"; }
+in_a ip route del "$NET4.0/24" via "$V4_B"
+wait_routes follow6 "^unicast $FAR6 via $GW6 dev ${T_ID}va .*metric 4242 congctl $OTHER_CC"
+note "bpftune's route for $FAR6 follows the new gateway $GW6 after $WAITED_MS ms"
+wait_routes withdraw4 "^unicast $FAR4 " absent
+note "bpftune's route for $FAR4 withdrawn $WAITED_MS ms after its covering route was removed"
 [ "$(cc_of "$FAR6")" = "$OTHER_CC" ] || fail "$FAR6 is not reachable through the new gateway"
+"$BPFTUNE" journal --state-dir "$STATE_DIR" >"$WORK/journal.txt"
+FOLLOW='tuner=actuator scenario="the covering route changed: bpftune.s host route follows it or is withdrawn"'
+grep " intent $FOLLOW .*host=$FAR6 table=254 via=$GW6 .* $OTHER_CC -> $OTHER_CC " "$WORK/journal.txt" ||
+  fail "no follow intent for $FAR6 via $GW6 in the journal"
+grep " intent $FOLLOW .*host=$FAR4 .* $OTHER_CC -> none " "$WORK/journal.txt" ||
+  fail "no withdrawal intent for $FAR4 in the journal"
+for h in "$FAR6" "$FAR4"; do
+  grep -q " outcome $FOLLOW .*host=$h .*result=applied" "$WORK/journal.txt" ||
+    fail "no applied follow outcome for $h"
+done
+# The tuner's view stays valid: same algorithm on FAR6; none on FAR4 is a stale answer.
+SR after_follow --route "$FAR6" "$OTHER_CC" "$OTHER_CC"
+expect_reply after_follow ok "nothing written"
+SR after_withdraw --route "$FAR4" "$DEFAULT_CC" "$OTHER_CC"
+expect_reply after_withdraw stale "live value none"
+in_a ip route add "$NET4.0/24" via "$V4_B"
+SR v4again --route "$FAR4" "$OTHER_CC" none
+expect_reply v4again ok "none -> $OTHER_CC: applied"
 
 note "refusals name the field"
 SR bad_alg --route "$FAR4" "$NOT_ALLOWED" "$OTHER_CC"
@@ -189,6 +228,12 @@ expect_reply after_crash ok "$LIVE6 -> $NEXT6: applied"
 SR latency --route "$FAR6" "$LIVE6" "$NEXT6" --alternate 10
 note "request round trip (route replaced and read back): $(tail -n 1 "$WORK/latency.out")"
 
+# Captured first: grep -q exiting early would SIGPIPE ip, which pipefail reports as no match.
+grep -q "^unicast $FAR4 " <<<"$(routes4)" || {
+  in_a ip route show
+  "$BPFTUNE" journal --state-dir "$STATE_DIR" | grep "host=$FAR4 " | tail -n 4
+  fail "bpftune's route for $FAR4 (dormant under the admin's host route) was not left alone"
+}
 note "rollback removes every route bpftune added, and only those"
 "$BPFTUNE" rollback --run-dir "$RUN_DIR" --state-dir "$STATE_DIR" >"$WORK/rollback.out" 2>&1 ||
   { cat "$WORK/rollback.out"; fail "rollback failed"; }

@@ -59,6 +59,7 @@ public:
   explicit FakeRoutes(std::optional<journal::Writer>& journal) : journal(journal) {}
 
   Result<RouteLookup> lookup(uint64_t cookie, const HostAddress& h) override {
+    ++lookups;
     if (cookie == goneCookie) {
       return makeError("netns gone", ENOENT);
     }
@@ -71,6 +72,9 @@ public:
                       const journal::RouteNexthop& nexthop) override {
     calls.push_back({"set", h, alg, nexthop.table, nexthop});
     intentFirst = intentFirst && lastRecordIsIntent();
+    if (setError != 0) {
+      return makeError("kernel refused", setError);
+    }
     RouteLookup& r = state(cookie, h);
     if (r.ourAlg != expectedAlg || !(nexthop == r.covering)) {
       return makeError("writer refused", ESTALE);
@@ -78,6 +82,7 @@ public:
     r.ourAlg = alg;
     r.ourTable = r.covering.table;
     r.ourNexthop = r.covering;
+    r.ourOnlink = r.coveringOnlink;
     return Ok{};
   }
   bpftune::Status remove(uint64_t cookie, const HostAddress& h, uint32_t table) override {
@@ -103,6 +108,8 @@ public:
   std::vector<Call> calls;
   uint64_t goneCookie = 0;
   bool intentFirst = true;
+  size_t lookups = 0;
+  int setError = 0;  // nonzero: every set fails with it
 };
 
 class EngineRouteTest : public EngineTest {
@@ -548,6 +555,26 @@ TEST_F(EngineRouteTest, LiveSwitchesOverThePolicysRateAreJournaledAndRejected) {
   EXPECT_EQ(recordsOf(RecordKind::LIVE_SWITCH).size(), 5U);
 }
 
+// A collector that keeps switching against the policy (it ignores the refusals) cannot grow
+// the journal without end: at most 40 such records per 10 s and netns, then refusals only.
+TEST_F(EngineRouteTest, SwitchesOutsideThePolicyAreJournaledOnlyUpToACeiling) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(engine->reportLiveSwitch(liveSwitch("192.0.2.7"), TUNER).status, Status::OK) << i;
+  }
+  for (int i = 0; i < 40; ++i) {
+    Answer over = engine->reportLiveSwitch(liveSwitch("192.0.2.8"), TUNER);
+    ASSERT_EQ(over.status, Status::REJECTED) << i;
+    ASSERT_NE(over.journalSeq, 0U) << i;
+  }
+  Answer flood = engine->reportLiveSwitch(liveSwitch("192.0.2.8"), TUNER);
+  EXPECT_EQ(flood.status, Status::REJECTED);
+  EXPECT_EQ(flood.journalSeq, 0U);
+  EXPECT_NE(flood.reason.find("not journaled: more than 40 live switches outside the policy"),
+            std::string::npos)
+      << flood.reason;
+  EXPECT_EQ(recordsOf(RecordKind::LIVE_SWITCH).size(), 43U);
+}
+
 TEST_F(EngineRouteTest, LiveSwitchesOutsideThePolicyAreJournaledAndRejected) {
   // Bounds: bbr (3) above a policy that allows reno and cubic only.
   auto parsed =
@@ -576,6 +603,258 @@ TEST_F(EngineRouteTest, LiveSwitchesOutsideThePolicyAreJournaledAndRejected) {
   EXPECT_EQ(records[1].error, EPERM);
   EXPECT_EQ(records[1].newValues[0], BBR);
   expectVerified();
+}
+
+// routeFollow: the actuator's periodic pass over bpftune's live host routes.
+class EngineFollowTest : public EngineRouteTest {
+protected:
+  static constexpr int64_t T0 = 1'000'000'000'000;
+  static constexpr int64_t SECOND = 1'000'000'000;
+
+  void put(const char* h, int64_t alg) {
+    ASSERT_EQ(engine->setSysctl(route(h, NONE, alg), TUNER).status, Status::OK) << h;
+  }
+  std::vector<journal::Record> followRecords(RecordKind kind) const {
+    std::vector<journal::Record> out;
+    for (const auto& r : recordsOf(kind)) {
+      if (r.scenario == ScenarioId::ROUTE_FOLLOW) {
+        out.push_back(r);
+      }
+    }
+    return out;
+  }
+};
+
+TEST_F(EngineFollowTest, FollowsAChangedGatewayWithTheSameAlgorithm) {
+  put("192.0.2.7", RENO);
+  fake->calls.clear();
+  EXPECT_EQ(engine->followRoutes(T0), 0U);  // nothing moved
+  EXPECT_TRUE(fake->calls.empty());
+  fake->state(COOKIE, host("192.0.2.7")).covering.gateway = host("10.0.0.254");
+  EXPECT_EQ(engine->followRoutes(T0 + 2 * SECOND), 1U);
+  ASSERT_EQ(fake->calls.size(), 1U);
+  EXPECT_EQ(fake->calls[0].op, "set");
+  EXPECT_EQ(fake->calls[0].alg, RENO);
+  EXPECT_TRUE(fake->intentFirst);
+  const RouteLookup& now = fake->state(COOKIE, host("192.0.2.7"));
+  EXPECT_EQ(now.ourAlg, RENO);
+  EXPECT_EQ(now.ourNexthop.gateway, host("10.0.0.254"));
+  auto intents = followRecords(RecordKind::INTENT);
+  ASSERT_EQ(intents.size(), 1U);
+  EXPECT_EQ(intents[0].tuner, TunerId::ACTUATOR);
+  EXPECT_EQ(intents[0].host, host("192.0.2.7"));
+  EXPECT_EQ(intents[0].oldValues[0], RENO);
+  EXPECT_EQ(intents[0].newValues[0], RENO);
+  EXPECT_EQ(intents[0].route.gateway, host("10.0.0.254"));
+  auto outcomes = followRecords(RecordKind::OUTCOME);
+  ASSERT_EQ(outcomes.size(), 1U);
+  EXPECT_EQ(outcomes[0].result, OutcomeResult::APPLIED);
+  // Done once; the tuner's belief (reno on the host) still holds for its next request.
+  EXPECT_EQ(engine->followRoutes(T0 + 4 * SECOND), 0U);
+  EXPECT_EQ(fake->calls.size(), 1U);
+  EXPECT_EQ(engine->setSysctl(route("192.0.2.7", RENO, BBR), TUNER).status, Status::OK);
+  expectVerified();
+}
+
+TEST_F(EngineFollowTest, FollowsTheDeviceSourceOnlinkAndTable) {
+  put("192.0.2.7", RENO);
+  put("192.0.2.8", RENO);
+  put("192.0.2.9", BBR);
+  put("192.0.2.10", BBR);
+  fake->calls.clear();
+  RouteLookup& dev = fake->state(COOKIE, host("192.0.2.7"));
+  dev.covering.oif = 3;
+  dev.covering.ifname = "eth1";
+  fake->state(COOKIE, host("192.0.2.8")).covering.prefsrc = host("10.0.0.9");
+  fake->state(COOKIE, host("192.0.2.9")).coveringOnlink = true;
+  fake->state(COOKIE, host("192.0.2.10")).covering.table = 100;
+  EXPECT_EQ(engine->followRoutes(T0), 4U);
+  EXPECT_EQ(fake->state(COOKIE, host("192.0.2.7")).ourNexthop.oif, 3U);
+  EXPECT_EQ(fake->state(COOKIE, host("192.0.2.8")).ourNexthop.prefsrc, host("10.0.0.9"));
+  EXPECT_TRUE(fake->state(COOKIE, host("192.0.2.9")).ourOnlink);
+  // Another table: out of the old one, then into the new one, both journaled.
+  const RouteLookup& moved = fake->state(COOKIE, host("192.0.2.10"));
+  EXPECT_EQ(moved.ourAlg, BBR);
+  EXPECT_EQ(moved.ourTable, 100U);
+  std::vector<std::string> ops;
+  for (const auto& call : fake->calls) {
+    if (call.host == host("192.0.2.10")) {
+      ops.push_back(call.op + " " + std::to_string(call.table));
+    }
+  }
+  EXPECT_EQ(ops, (std::vector<std::string>{"remove 254", "set 100"}));
+  EXPECT_EQ(followRecords(RecordKind::INTENT).size(), 5U);
+  EXPECT_EQ(engine->followRoutes(T0 + 2 * SECOND), 0U);
+}
+
+TEST_F(EngineFollowTest, WithdrawsWhenNoUnicastRouteCoversTheHostAnyMore) {
+  put("192.0.2.7", RENO);
+  put("192.0.2.8", RENO);
+  put("192.0.2.9", BBR);
+  fake->calls.clear();
+  RouteLookup& removed = fake->state(COOKIE, host("192.0.2.7"));
+  removed.coveringType = RTN_UNSPEC;
+  removed.covering = {};
+  removed.routeError = ENETUNREACH;
+  fake->state(COOKIE, host("192.0.2.8")).coveringType = RTN_BLACKHOLE;
+  fake->state(COOKIE, host("192.0.2.9")).singleNexthop = false;
+  EXPECT_EQ(engine->followRoutes(T0), 3U);
+  ASSERT_EQ(fake->calls.size(), 3U);
+  for (const auto& call : fake->calls) {
+    EXPECT_EQ(call.op, "remove");
+    EXPECT_EQ(call.table, RT_TABLE_MAIN);
+  }
+  for (const char* h : {"192.0.2.7", "192.0.2.8", "192.0.2.9"}) {
+    EXPECT_EQ(fake->state(COOKIE, host(h)).ourAlg, NONE) << h;
+  }
+  auto intents = followRecords(RecordKind::INTENT);
+  ASSERT_EQ(intents.size(), 3U);
+  EXPECT_EQ(intents[0].newValues[0], NONE);
+  EXPECT_EQ(intents[0].route.table, RT_TABLE_MAIN);
+  for (const auto& outcome : followRecords(RecordKind::OUTCOME)) {
+    EXPECT_EQ(outcome.result, OutcomeResult::APPLIED);
+  }
+  // Nothing of ours left to follow; the tuner's next request learns it from a stale answer.
+  fake->calls.clear();
+  EXPECT_EQ(engine->followRoutes(T0 + 2 * SECOND), 0U);
+  EXPECT_TRUE(fake->calls.empty());
+  Answer stale = engine->setSysctl(route("192.0.2.8", RENO, BBR), TUNER);
+  EXPECT_EQ(stale.status, Status::STALE) << stale.reason;
+  EXPECT_EQ(stale.values[0], NONE);
+  expectVerified();
+}
+
+TEST_F(EngineFollowTest, WithdrawsUnderAnAdministratorsLaterCongctlOnTheCoveringRoute) {
+  put("192.0.2.7", RENO);
+  fake->calls.clear();
+  fake->state(COOKIE, host("192.0.2.7")).coveringCongctl = true;
+  EXPECT_EQ(engine->followRoutes(T0), 1U);
+  ASSERT_EQ(fake->calls.size(), 1U);
+  EXPECT_EQ(fake->calls[0].op, "remove");
+  EXPECT_EQ(fake->state(COOKIE, host("192.0.2.7")).ourAlg, NONE);
+  auto outcomes = followRecords(RecordKind::OUTCOME);
+  ASSERT_EQ(outcomes.size(), 1U);
+  EXPECT_EQ(outcomes[0].newValues[0], NONE);
+  EXPECT_EQ(outcomes[0].result, OutcomeResult::APPLIED);
+}
+
+TEST_F(EngineFollowTest, LeavesOverriddenKeysAndAdministratorsRoutesAlone) {
+  put("192.0.2.7", RENO);
+  put("192.0.2.8", RENO);
+  put("192.0.2.9", RENO);
+  fake->calls.clear();
+  // .7: an administrator's host route now covers it (theirs wins in the kernel).
+  RouteLookup& admin = fake->state(COOKIE, host("192.0.2.7"));
+  admin.covering.coveringLen = 32;
+  admin.covering.gateway = host("10.0.0.254");
+  // .8: someone put another algorithm on bpftune's route, and the gateway moved.
+  RouteLookup& edited = fake->state(COOKIE, host("192.0.2.8"));
+  edited.ourAlg = BBR;
+  edited.covering.gateway = host("10.0.0.254");
+  // .9: journaled as overridden (the collector's compare-and-set saw .9's edit), then moved.
+  fake->state(COOKIE, host("192.0.2.9")).ourAlg = BBR;
+  ASSERT_EQ(engine->setSysctl(route("192.0.2.9", BBR, RENO), TUNER).status, Status::OVERRIDDEN);
+  fake->state(COOKIE, host("192.0.2.9")).covering.gateway = host("10.0.0.254");
+  EXPECT_EQ(engine->followRoutes(T0), 0U);
+  EXPECT_TRUE(fake->calls.empty());
+  EXPECT_TRUE(followRecords(RecordKind::INTENT).empty());
+  // After a rollback (which deletes bpftune's routes and pauses) there is nothing to follow.
+  ASSERT_EQ(engine->rollbackAll(ADMIN).status, Status::OK);
+  fake->calls.clear();
+  EXPECT_EQ(engine->followRoutes(T0 + 2 * SECOND), 0U);
+  EXPECT_TRUE(fake->calls.empty());
+}
+
+TEST_F(EngineFollowTest, NothingMovesWhilePaused) {
+  put("192.0.2.7", RENO);
+  // A rollback that cannot delete .7's route (the writer fails) still pauses.
+  struct FailingRemove : FakeRoutes {
+    using FakeRoutes::FakeRoutes;
+    bpftune::Status remove(uint64_t, const HostAddress&, uint32_t) override {
+      return makeError("kernel refused", EIO);
+    }
+  };
+  FailingRemove failing(writer);
+  failing.state(COOKIE, host("192.0.2.7")) = fake->state(COOKIE, host("192.0.2.7"));
+  routes = &failing;
+  restart();
+  EXPECT_EQ(engine->rollbackAll(ADMIN).status, Status::FAILED);
+  EXPECT_EQ(failing.state(COOKIE, host("192.0.2.7")).ourAlg, RENO);
+  failing.state(COOKIE, host("192.0.2.7")).covering.gateway = host("10.0.0.254");
+  const size_t before = failing.lookups;
+  EXPECT_EQ(engine->followRoutes(T0), 0U);
+  EXPECT_EQ(failing.lookups, before);
+  EXPECT_TRUE(failing.calls.empty());
+  routes = &*fake;
+}
+
+TEST_F(EngineFollowTest, AFailingRouteBacksOffAndDoesNotSpin) {
+  put("192.0.2.7", RENO);
+  fake->calls.clear();
+  fake->state(COOKIE, host("192.0.2.7")).covering.gateway = host("10.0.0.254");
+  fake->setError = EHOSTUNREACH;
+  auto attempts = [this] {
+    return fake->calls.size();
+  };
+  EXPECT_EQ(engine->followRoutes(T0), 0U);
+  EXPECT_EQ(attempts(), 1U);
+  auto failed = followRecords(RecordKind::OUTCOME);
+  ASSERT_EQ(failed.size(), 1U);
+  EXPECT_EQ(failed[0].result, OutcomeResult::WRITE_FAILED);
+  EXPECT_EQ(failed[0].error, EHOSTUNREACH);
+  // Ticks every 2 s: tried again after 10 s, then after 20 s more, not in between.
+  for (int64_t t = 2; t < 10; t += 2) {
+    engine->followRoutes(T0 + t * SECOND);
+  }
+  EXPECT_EQ(attempts(), 1U);
+  engine->followRoutes(T0 + 10 * SECOND);
+  EXPECT_EQ(attempts(), 2U);
+  for (int64_t t = 12; t < 30; t += 2) {
+    engine->followRoutes(T0 + t * SECOND);
+  }
+  EXPECT_EQ(attempts(), 2U);
+  engine->followRoutes(T0 + 30 * SECOND);
+  EXPECT_EQ(attempts(), 3U);
+  // Other routes are not held up by the failing one.
+  fake->setError = 0;
+  put("192.0.2.8", RENO);
+  fake->state(COOKIE, host("192.0.2.8")).covering.gateway = host("10.0.0.254");
+  EXPECT_EQ(engine->followRoutes(T0 + 32 * SECOND), 1U);
+  EXPECT_EQ(fake->state(COOKIE, host("192.0.2.7")).ourNexthop.gateway, host("10.0.0.1"));
+  // Once the next attempt succeeds the key is followed at every tick again.
+  EXPECT_EQ(engine->followRoutes(T0 + 70 * SECOND), 1U);
+  EXPECT_EQ(fake->state(COOKIE, host("192.0.2.7")).ourNexthop.gateway, host("10.0.0.254"));
+  expectVerified();
+}
+
+TEST_F(EngineFollowTest, BoundedLookupsPerCallTakeTurns) {
+  for (const char* h : {"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5"}) {
+    put(h, RENO);
+    fake->state(COOKIE, host(h)).covering.gateway = host("10.0.0.254");
+  }
+  size_t before = fake->lookups;
+  // A follow costs the lookup plus the engine's read-back after the write.
+  EXPECT_EQ(engine->followRoutes(T0, 2), 2U);
+  EXPECT_EQ(fake->lookups - before, 4U);
+  EXPECT_EQ(engine->followRoutes(T0 + 2 * SECOND, 2), 2U);
+  EXPECT_EQ(engine->followRoutes(T0 + 4 * SECOND, 2), 1U);
+  for (const char* h : {"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5"}) {
+    EXPECT_EQ(fake->state(COOKIE, host(h)).ourNexthop.gateway, host("10.0.0.254")) << h;
+  }
+  before = fake->lookups;
+  EXPECT_EQ(engine->followRoutes(T0 + 6 * SECOND, 2), 0U);
+  EXPECT_EQ(fake->lookups - before, 2U);
+}
+
+TEST_F(EngineFollowTest, AGoneNamespaceIsNotLookedUpAgain) {
+  auto r = route("192.0.2.7", NONE, RENO);
+  r.netnsCookie = CONTAINER;
+  ASSERT_EQ(engine->setSysctl(r, TUNER).status, Status::OK);
+  fake->goneCookie = CONTAINER;
+  const size_t before = fake->lookups;
+  EXPECT_EQ(engine->followRoutes(T0), 0U);
+  EXPECT_EQ(engine->followRoutes(T0 + 3600 * SECOND), 0U);
+  EXPECT_EQ(fake->lookups - before, 1U);
 }
 
 }  // namespace

@@ -433,7 +433,8 @@ int routeScenario() {
     WriterReply found = writer.exchange(routeRequest(LOOKUP, "10.9.1.1", self));
     check(found.error == 0 && found.ourAlg == 0, "lookup 10.9.1.1");
     check(found.covering.coveringLen == 16 && found.covering.table == RT_TABLE_MAIN &&
-              found.covering.type == RTN_UNICAST && found.covering.single == 1 &&
+              found.covering.type == RTN_UNICAST &&
+              found.covering.flags == (NEXTHOP_SINGLE | NEXTHOP_ONLINK) &&
               found.covering.oif == if_nametoindex("lo") &&
               std::string(found.covering.ifname.data()) == "lo" &&
               found.covering.gateway == HostAddress::parse("10.8.0.2")->bytes,
@@ -455,8 +456,10 @@ int routeScenario() {
     WriterReply after = writer.exchange(routeRequest(LOOKUP, "10.9.1.1", self));
     check(after.ourAlg == RENO && after.ourTable == RT_TABLE_MAIN &&
               after.covering.coveringLen == 16 && after.ours.coveringLen == 32 &&
-              after.ours.gateway == HostAddress::parse("10.8.0.2")->bytes,
-          "lookup with ours in place");
+              after.ours.gateway == HostAddress::parse("10.8.0.2")->bytes &&
+              (after.ours.flags & NEXTHOP_ONLINK) != 0 &&
+              (after.covering.flags & NEXTHOP_ONLINK) != 0,
+          "lookup with ours in place (both onlink)");
     // Creating again is refused by the kernel (CREATE|EXCL); replacing needs ours expected.
     check(writer.call(fromLookup(found, "10.9.1.1", RENO, RENO, self)) == 0, "replace ours");
     // An administrator's host route appearing after the actuator's lookup.
@@ -466,17 +469,17 @@ int routeScenario() {
     // An administrator's congctl on the covering route is theirs: EEXIST, as a host route.
     check(run("ip route add 10.5.0.0/16 dev lo congctl lock cubic"), "congctl covering route");
     WriterReply cc = writer.exchange(routeRequest(LOOKUP, "10.5.1.1", self));
-    check(cc.error == 0 && cc.covering.single == (NEXTHOP_SINGLE | NEXTHOP_CONGCTL),
+    check(cc.error == 0 && cc.covering.flags == (NEXTHOP_SINGLE | NEXTHOP_CONGCTL),
           "the covering route's congctl is reported");
     check(writer.call(fromLookup(cc, "10.5.1.1", RENO, 0, self)) == EEXIST, "admin congctl wins");
     // A realm or a tunnel encapsulation: no nexthop bpftune copies.
     check(run("ip route add 10.3.0.0/16 dev lo realm 5"), "realm covering route");
     WriterReply realm = writer.exchange(routeRequest(LOOKUP, "10.3.1.1", self));
-    check(realm.error == 0 && realm.covering.single == NEXTHOP_REALM, "the realm is reported");
+    check(realm.error == 0 && realm.covering.flags == NEXTHOP_REALM, "the realm is reported");
     check(writer.call(fromLookup(realm, "10.3.1.1", RENO, 0, self)) == EINVAL, "realm refused");
     if (run("ip route add 10.2.0.0/16 encap ip id 5 dst 10.8.0.9 dev lo")) {
       WriterReply tunnel = writer.exchange(routeRequest(LOOKUP, "10.2.1.1", self));
-      check(tunnel.error == 0 && tunnel.covering.single == NEXTHOP_ENCAP, "encap is reported");
+      check(tunnel.error == 0 && tunnel.covering.flags == NEXTHOP_ENCAP, "encap is reported");
       check(writer.call(fromLookup(tunnel, "10.2.1.1", RENO, 0, self)) == EINVAL,
             "a tunnel encapsulation refused");
     } else {
