@@ -167,13 +167,10 @@ bool readRouteAttr(uint16_t type, std::span<const uint8_t> payload, RouteEntry& 
     case RTA_FLOW:
       r.realm = true;
       return true;
-    case RTA_EXPIRES:
-      // An IPv6 route learned from a router advertisement, valid for the router's lifetime.
-      // Accepted and not copied: ours must not vanish behind the journal's back, and once the
-      // covering route expires ours no longer has the covering nexthop, which the next lookup
-      // sees (isNexthopStale) and rollback deletes.
-      return true;
     default:
+      // Including RTA_EXPIRES: an IPv6 route learned from a router advertisement, valid for the
+      // router's lifetime. Accepted and not copied: ours must not vanish behind the journal's
+      // back, and once the covering route expires the actuator's follow withdraws ours.
       return true;
   }
 }
