@@ -5,10 +5,12 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -291,6 +293,16 @@ Status dropPrivileges(std::optional<Identity> identity, const std::vector<int>& 
   }
   if (capng_apply(CAPNG_SELECT_CAPS) != 0) {
     return makeError("capng_apply failed");
+  }
+  return Ok{};
+}
+
+Status armParentDeathSignal(pid_t parent) {
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+    return makeError("prctl(PR_SET_PDEATHSIG)", errno);
+  }
+  if (::getppid() != parent) {
+    return makeError("the actuator (pid " + std::to_string(parent) + ") is gone");
   }
   return Ok{};
 }

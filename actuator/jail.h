@@ -56,4 +56,9 @@ struct Identity {
 Status dropPrivileges(std::optional<Identity> identity,
                       const std::vector<int>& keep = {CAP_NET_ADMIN});
 
+// A helper child (netns opener, privileged writer) dies with the actuator: SIGKILL on the
+// parent's death. The kernel clears that setting when the euid changes, so a helper arms it
+// again after dropPrivileges; an error when `parent` is no longer the parent (it died before).
+Status armParentDeathSignal(pid_t parent);
+
 }  // namespace bpftune::actuator

@@ -163,6 +163,7 @@ std::optional<uint64_t> readCookie(int sock) {
 
 [[noreturn]] void runOpener(int sock, int writerSock, std::optional<Identity> identity) {
   log::setPrefix("netns-opener");
+  const pid_t parent = ::getppid();
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
     ::_exit(1);  // an opener that could outlive the actuator must not run
   }
@@ -174,6 +175,9 @@ std::optional<uint64_t> readCookie(int sock) {
   auto filter = SeccompFilter::buildOpener();
   Status jailed = filter ? dropPrivileges(identity, {CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_NET_ADMIN})
                          : Status(filter.error());
+  if (jailed) {
+    jailed = armParentDeathSignal(parent);  // the uid change above cleared it
+  }
   if (jailed) {
     jailed = filter->load();
   }

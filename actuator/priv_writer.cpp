@@ -278,6 +278,7 @@ bool awaitRequest(int sock, WriterState& state) {
 
 [[noreturn]] void runWriter(int sock, UniqueFd openerChannel, std::optional<Identity> identity) {
   log::setPrefix("priv-writer");
+  const pid_t parent = ::getppid();
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
     ::_exit(1);  // a writer that could outlive the actuator must not run
   }
@@ -301,6 +302,9 @@ bool awaitRequest(int sock, WriterState& state) {
       state.routes->available.valid() ? state.routes->available.get() : -1);
   Status jailed =
       filter ? dropPrivileges(identity, {CAP_NET_ADMIN, CAP_SYS_ADMIN}) : Status(filter.error());
+  if (jailed) {
+    jailed = armParentDeathSignal(parent);  // the uid change above cleared it
+  }
   if (jailed) {
     jailed = filter->load();
   }

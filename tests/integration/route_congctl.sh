@@ -213,6 +213,16 @@ for _ in $(seq 1 200); do
 done
 kill -9 "$ACT_PID"
 wait "$ACT_PID" 2>/dev/null || true
+# The writer (stopped, so it cannot see its socket close) dies with the actuator all the same:
+# its parent-death signal survives the uid change.
+# Dead means gone or a zombie (PID 1 here does not always reap at once).
+writer_alive() { ps -o stat= -p "$WRITER_PID" 2>/dev/null | grep -qv '^Z'; }
+for _ in $(seq 1 50); do
+  writer_alive || break
+  sleep 0.02
+done
+writer_alive &&
+  { kill -9 "$WRITER_PID"; fail "the privileged writer $WRITER_PID outlived the actuator"; }
 wait "$STREAM" 2>/dev/null || true
 [ -n "$PENDING" ] || fail "never caught the actuator between an intent and its outcome"
 note "killed after $(grep -c '^reply: status=ok' "$WORK/stream.out") answered requests, one intent pending"
