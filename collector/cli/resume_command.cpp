@@ -17,7 +17,11 @@ Result<proto::TunerId> tunerByName(const std::string& name) {
   if (const proto::TunerId* id = policy::findTuner(name)) {
     return *id;
   }
-  return makeError("resume: unknown tuner '" + name + "' (known: tcp_buffer)");
+  std::string known;
+  for (proto::TunerId id : policy::allTuners()) {
+    known += (known.empty() ? "" : ", ") + std::string(policy::tunerName(id));
+  }
+  return makeError("resume: unknown tuner '" + name + "' (known: " + known + ")");
 }
 
 }  // namespace

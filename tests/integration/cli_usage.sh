@@ -25,6 +25,13 @@ D=$(mktemp -d)
 [ $rc -eq 3 ] || fail "status without a collector exited $rc, expected 3"
 "$B" verify --state-dir "$D" >/dev/null 2>&1; rc=$?
 [ $rc -ne 0 ] || fail "verify of a missing journal succeeded"
+if [ "$(id -u)" = 0 ]; then
+  # An unknown tuner names every tuner there is (it once listed tcp_buffer alone).
+  out=$("$B" resume no_such_tuner --run-dir "$D" 2>&1); rc=$?
+  [ $rc -ne 0 ] || fail "resume of an unknown tuner succeeded"
+  echo "$out" | grep -q "known: tcp_buffer, neigh_table, net_buffer, ip_frag, udp_buffer, tcp_conn" ||
+    fail "resume of an unknown tuner does not list the tuners: $out"
+fi
 rm -rf "$D"
 for cmd in actuator collector; do
   "$BUILD_DIR/bpftune-$cmd" --no-such-flag >/dev/null 2>&1; rc=$?
