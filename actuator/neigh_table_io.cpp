@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 
+#include "route_io.h"
 #include "unique_fd.h"
 
 namespace bpftune::actuator {
@@ -19,12 +20,11 @@ namespace {
 constexpr int64_t INT_MAX_VALUE = 2147483647;
 // The kernel's tables are "arp_cache" and "ndisc_cache"; anything longer is not a table name.
 constexpr size_t MAX_TABLE_NAME = 32;
-// rtnetlink answers in the sender's context, so the acknowledgement is queued before sendto
-// returns; the wait only guards against a kernel that does otherwise.
-constexpr int ACK_TIMEOUT_MS = 1000;
-constexpr int MAX_READS = 8;
-// The acknowledgement echoes the request (~80 bytes): far below this.
-constexpr size_t REPLY_BYTES = 8192;
+
+// RTM_SETNEIGHTBL is answered by its acknowledgement alone.
+Status ignoreAnswers(uint16_t /*type*/, std::span<const uint8_t> /*message*/) {
+  return Ok{};
+}
 
 void appendAttr(std::vector<uint8_t>& buf, uint16_t type, const void* data, size_t len) {
   nlattr attr{};
@@ -48,47 +48,6 @@ Status checkRequest(std::string_view table, const Values& values) {
     }
   }
   return Ok{};
-}
-
-// Reads until the kernel's acknowledgement of `seq` arrives (or the wait gives up).
-Status awaitAck(int fd, uint32_t seq) {
-  alignas(nlmsghdr) std::array<uint8_t, REPLY_BYTES> buf{};
-  for (int read = 0; read < MAX_READS; ++read) {
-    pollfd ready{fd, POLLIN, 0};
-    int rc = ::poll(&ready, 1, ACK_TIMEOUT_MS);
-    if (rc < 0 && errno == EINTR) {
-      continue;
-    }
-    if (rc < 0) {
-      return makeError("poll the rtnetlink socket", errno);
-    }
-    if (rc == 0) {
-      return makeError("no RTM_SETNEIGHTBL acknowledgement within 1 s", ETIMEDOUT);
-    }
-    sockaddr_nl from{};
-    iovec iov{buf.data(), buf.size()};
-    msghdr msg{};
-    msg.msg_name = &from;
-    msg.msg_namelen = sizeof(from);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      continue;
-    }
-    if (n < 0) {
-      return makeError("recvmsg on the rtnetlink socket", errno);
-    }
-    // Another process of this namespace may send to our port; only the kernel (port 0) answers.
-    if (from.nl_pid != 0) {
-      continue;
-    }
-    Status ack = parseAck(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)), seq);
-    if (ack || ack.error().errnum != ENOMSG) {
-      return ack;
-    }
-  }
-  return makeError("no RTM_SETNEIGHTBL acknowledgement", ETIMEDOUT);
 }
 
 }  // namespace
@@ -121,32 +80,14 @@ Result<std::vector<uint8_t>> buildSetNeighTable(std::string_view table,
 }
 
 Status parseAck(std::span<const uint8_t> reply, uint32_t seq) {
-  size_t off = 0;
-  while (reply.size() - off >= sizeof(nlmsghdr)) {
-    nlmsghdr hdr{};
-    std::memcpy(&hdr, reply.data() + off, sizeof(hdr));
-    if (hdr.nlmsg_len < sizeof(nlmsghdr) || hdr.nlmsg_len > reply.size() - off) {
-      return makeError("malformed rtnetlink reply", EBADMSG);
-    }
-    if (hdr.nlmsg_type == NLMSG_ERROR && hdr.nlmsg_seq == seq) {
-      if (hdr.nlmsg_len < NLMSG_HDRLEN + sizeof(nlmsgerr)) {
-        return makeError("truncated rtnetlink acknowledgement", EBADMSG);
-      }
-      nlmsgerr err{};
-      std::memcpy(&err, reply.data() + off + NLMSG_HDRLEN, sizeof(err));
-      if (err.error == 0) {
-        return Ok{};
-      }
-      // A negative errno; anything else is not one.
-      const int errnum = err.error < 0 && err.error > -4096 ? -err.error : EPROTO;
-      return makeError("the kernel refused RTM_SETNEIGHTBL", errnum);
-    }
-    off += NLMSG_ALIGN(hdr.nlmsg_len);
-    if (off > reply.size()) {
-      break;
-    }
+  auto finished = consumeReply(reply, seq, ignoreAnswers);
+  if (!finished) {
+    return finished.error();
   }
-  return makeError("no acknowledgement of request " + std::to_string(seq), ENOMSG);
+  if (!*finished) {
+    return makeError("no acknowledgement of request " + std::to_string(seq), ENOMSG);
+  }
+  return Ok{};
 }
 
 Status sendSetNeighTable(std::string_view table, const Values& values, uint32_t seq) {
@@ -158,21 +99,7 @@ Status sendSetNeighTable(std::string_view table, const Values& values, uint32_t 
   if (!fd.valid()) {
     return makeError("socket(AF_NETLINK, NETLINK_ROUTE)", errno);
   }
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  ssize_t sent = ::sendto(fd.get(),
-                          request->data(),
-                          request->size(),
-                          0,
-                          reinterpret_cast<const sockaddr*>(&kernel),
-                          sizeof(kernel));
-  if (sent < 0) {
-    return makeError("send RTM_SETNEIGHTBL for " + std::string(table), errno);
-  }
-  if (static_cast<size_t>(sent) != request->size()) {
-    return makeError("short send of RTM_SETNEIGHTBL", EIO);
-  }
-  auto ack = awaitAck(fd.get(), seq);
+  Status ack = transact(fd.get(), *request, seq, ignoreAnswers);
   if (!ack) {
     return makeError(std::string(table) + ": " + ack.error().message, ack.error().errnum);
   }

@@ -237,10 +237,6 @@ Result<bool> consumeReply(std::span<const uint8_t> datagram,
   return false;
 }
 
-namespace {
-
-// Sends `request` (numbered `seq`) and feeds every answer message to `sink` until the kernel's
-// acknowledgement, error or end of dump.
 Status transact(int fd,
                 const std::vector<uint8_t>& request,
                 uint32_t seq,
@@ -299,6 +295,8 @@ Status transact(int fd,
   }
   return makeError("rtnetlink answer without end", EPROTO);
 }
+
+namespace {
 
 // Collects the routes of an answer.
 MessageSink routeCollector(std::vector<RouteEntry>& out) {

@@ -89,6 +89,10 @@ using MessageSink = std::function<Status(uint16_t type, std::span<const uint8_t>
 // NLMSG_DONE with a negative errno), EBADMSG for a truncated or malformed message. Messages of
 // other sequence numbers (late answers to earlier requests) are skipped.
 Result<bool> consumeReply(std::span<const uint8_t> datagram, uint32_t seq, const MessageSink& sink);
+// The writer's one rtnetlink round trip (routes and neighbour tables): sends `request` (numbered
+// `seq`) with a kernel address and feeds every answer to `sink` until the kernel's
+// acknowledgement, error or end of dump (1 s at most).
+Status transact(int fd, const std::vector<uint8_t>& request, uint32_t seq, const MessageSink& sink);
 
 // One RTM_NEWROUTE message (header included). EBADMSG for a malformed one.
 Result<RouteEntry> parseRoute(std::span<const uint8_t> message);
