@@ -6,6 +6,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpftune.capnp.h"
 #include "log.h"
 #include "sample.h"
 #include "tcp_conn.h"
@@ -16,6 +17,14 @@
 
 namespace bpftune::collector {
 namespace {
+
+// bpf/tcp_conn.h copies proto::CongAlg for BPF C: the copy must not drift.
+static_assert(BPFTUNE_CA_NONE == static_cast<int>(proto::CongAlg::NONE) &&
+              BPFTUNE_CA_RENO == static_cast<int>(proto::CongAlg::RENO) &&
+              BPFTUNE_CA_CUBIC == static_cast<int>(proto::CongAlg::CUBIC) &&
+              BPFTUNE_CA_BBR == static_cast<int>(proto::CongAlg::BBR) &&
+              BPFTUNE_CA_HTCP == static_cast<int>(proto::CongAlg::HTCP) &&
+              BPFTUNE_CA_DCTCP == static_cast<int>(proto::CongAlg::DCTCP));
 
 // Twice a second: a flow in distress is switched within ~0.5 s of crossing the threshold, and
 // a walk over the namespace's sockets costs little at that rate.
