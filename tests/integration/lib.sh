@@ -178,7 +178,8 @@ transfer() {
   IPERF_PID=$!
   sleep 0.3
   local out
-  out=$(in_a iperf3 -c "$addr" -p 5201 -t "$secs" $reverse -J 2>/dev/null) || true
+  out=$(in_a iperf3 -c "$addr" -p 5201 -t "$secs" -P "${IPERF_STREAMS:-1}" $reverse -J \
+    2>/dev/null) || true
   wait "$IPERF_PID" 2>/dev/null || true
   IPERF_PID=""
   echo "$out" | python3 -c 'import json,sys
