@@ -181,6 +181,37 @@ Status addWriterRules(scmp_filter_ctx ctx, int flagFd, int availableFd) {
   return Ok{};
 }
 
+// Measured by running the helpers daemon under strace through a handover, a refused peer and
+// its helpers' exit.
+constexpr int HELPERS_DAEMON_ALLOWED[] = {
+    SCMP_SYS(poll),   SCMP_SYS(accept4),       SCMP_SYS(sendmsg),
+    SCMP_SYS(close),  SCMP_SYS(wait4),         SCMP_SYS(kill),
+    SCMP_SYS(write),  SCMP_SYS(getpid),        SCMP_SYS(brk),
+    SCMP_SYS(munmap), SCMP_SYS(mremap),        SCMP_SYS(madvise),
+    SCMP_SYS(futex),  SCMP_SYS(clock_gettime), SCMP_SYS(rt_sigreturn),
+    SCMP_SYS(exit),   SCMP_SYS(exit_group),    SCMP_SYS(restart_syscall),
+    SCMP_SYS(getuid),
+};
+
+Status addHelpersDaemonRules(scmp_filter_ctx ctx) {
+  for (int syscall : HELPERS_DAEMON_ALLOWED) {
+    if (auto s = rule(ctx, syscall, 0, nullptr); !s) {
+      return s;
+    }
+  }
+  const scmp_arg_cmp getsockoptArgs[] = {scmp_arg_cmp{1, SCMP_CMP_EQ, SOL_SOCKET, 0},
+                                         scmp_arg_cmp{2, SCMP_CMP_EQ, SO_PEERCRED, 0}};
+  const scmp_arg_cmp mmapArgs[] = {scmp_arg_cmp{2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0}};
+  for (auto s : {rule(ctx, SCMP_SYS(getsockopt), 2, getsockoptArgs),
+                 rule(ctx, SCMP_SYS(mmap), 1, mmapArgs),
+                 rule(ctx, SCMP_SYS(mprotect), 1, mmapArgs)}) {
+    if (!s) {
+      return s;
+    }
+  }
+  return Ok{};
+}
+
 Result<std::vector<uint8_t>> digestOf(scmp_filter_ctx ctx) {
   UniqueFd fd(::memfd_create("bpftune-seccomp", MFD_CLOEXEC));
   if (!fd.valid()) {
@@ -234,6 +265,10 @@ Result<SeccompFilter> SeccompFilter::build(int sysnetFd) {
 
 Result<SeccompFilter> SeccompFilter::buildOpener() {
   return fromRules(addOpenerRules);
+}
+
+Result<SeccompFilter> SeccompFilter::buildHelpersDaemon() {
+  return fromRules(addHelpersDaemonRules);
 }
 
 Result<SeccompFilter> SeccompFilter::buildWriter(int flagFd, int availableFd) {

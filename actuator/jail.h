@@ -27,6 +27,9 @@ public:
   // The privileged writer's filter: its socketpairs, one NETLINK_ROUTE socket type, pwrite64 on
   // flagFd alone, pread64 on availableFd alone (-1: none), write to stderr alone.
   static Result<SeccompFilter> buildWriter(int flagFd, int availableFd = -1);
+  // The helpers daemon's filter once its helpers run: accept one peer (SO_PEERCRED), pass two
+  // descriptors, reap the helpers, log.
+  static Result<SeccompFilter> buildHelpersDaemon();
   SeccompFilter(SeccompFilter&& other) noexcept;
   SeccompFilter& operator=(SeccompFilter&&) = delete;
   SeccompFilter(const SeccompFilter&) = delete;

@@ -19,6 +19,7 @@
 #include <kj/exception.h>
 
 #include "engine.h"
+#include "helpers.h"
 #include "jail.h"
 #include "log.h"
 #include "neigh_table_io.h"
@@ -51,6 +52,9 @@ void installSignals() {
   signal(SIGPIPE, SIG_IGN);
 }
 
+// How long the actuator waits for the helpers daemon's socket (both units start together).
+constexpr int HELPERS_WAIT_MS = 10000;
+
 uint32_t ownNetnsInode() {
   struct stat st {};
   return ::stat("/proc/self/ns/net", &st) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
@@ -70,10 +74,13 @@ void check(const Status& status) {
   }
 }
 
-void jail(SeccompFilter& filter, bool root, const Account& self) {
+void jail(SeccompFilter& filter, bool root, const Account& self, bool adopted) {
   std::optional<Identity> identity;
   if (root) {
     identity = Identity{self.uid, self.gid};
+  } else if (adopted) {
+    log::info("started as uid " + std::to_string(getuid()) +
+              " by the service manager; helpers from bpftune-helpers");
   } else {
     log::warning("not started as root: keeping the current user; still dropping capabilities and "
                  "loading the seccomp filter");
@@ -103,15 +110,17 @@ int runActuator(const Options& options) {
     UniqueFd sysnet = orDie(openSysnet());
     return printFilter(options, sysnet.get());
   }
-  // Forked first, so it inherits no descriptor but its socket.
+  // Root: fork the helpers here. Otherwise (a unit, User=bpftune) take them from the helpers
+  // daemon; a developer run without either gets what the current user can do.
   std::optional<Identity> identity;
   if (root) {
     identity = Identity{self.uid, self.gid};
   }
-  NetnsOpener opener = orDie(NetnsOpener::spawn(identity));
-  // It closes the opener's socket (and anything else) it inherits but its own channel to the
-  // opener, which this process drops right here: the actuator never holds rtnetlink sockets.
-  PrivWriter privWriter = orDie(PrivWriter::spawn(identity, opener.takeWriterChannel()));
+  AdoptedHelpers helpers = options.helpersSocket.empty()
+                               ? orDie(spawnHelpers(identity))
+                               : orDie(adoptHelpers(options.helpersSocket, HELPERS_WAIT_MS));
+  NetnsOpener& opener = helpers.opener;
+  PrivWriter& privWriter = helpers.writer;
   WriterNeighTables neighTables(privWriter);
   WriterStaticKeys staticKeys(privWriter);
   WriterHostRoutes hostRoutes(privWriter);
@@ -143,7 +152,7 @@ int runActuator(const Options& options) {
   engine.recover();
   if (options.rollbackOnly) {
     Peer admin{getuid(), getpid()};
-    jail(filter, root, self);
+    jail(filter, root, self, !options.helpersSocket.empty());
     Answer answer = engine.rollbackAll(admin);
     std::string text = answer.reason + "\n";
     ssize_t ignored = ::write(STDOUT_FILENO, text.data(), text.size());
@@ -159,7 +168,7 @@ int runActuator(const Options& options) {
       orDie(listenSeqpacket({options.socketPath, sockOwner, collector.gid, 0660}));
   UniqueFd adminSock =
       orDie(listenSeqpacket({options.adminSocketPath, sockOwner, root ? 0 : getgid(), 0600}));
-  jail(filter, root, self);
+  jail(filter, root, self, !options.helpersSocket.empty());
   log::info("serving: collector socket " + options.socketPath + " (uid " +
             std::to_string(collector.uid) + "), admin socket " + options.adminSocketPath +
             ", netns cookie " + std::to_string(cookie));
@@ -188,6 +197,10 @@ int main(int argc, char** argv) {
   ::umask(077);
   actuator::installSignals();
   try {
+    if (options->serveHelpers) {
+      log::setPrefix("helpers");
+      return actuator::serveHelpers(*options, &actuator::stopRequested);
+    }
     return actuator::runActuator(*options);
   } catch (const std::exception& e) {
     log::error(e.what());

@@ -39,12 +39,18 @@ class NetnsOpener {
 public:
   // Forks the opener. `identity` as for the actuator (nullopt: not started as root).
   static Result<NetnsOpener> spawn(std::optional<Identity> identity);
+  // An opener the helpers daemon forked: `channel` is the actuator's end, `pid` not our child.
+  static NetnsOpener adopt(UniqueFd channel, pid_t pid) {
+    return {std::move(channel), UniqueFd(), pid};
+  }
 
   // ENOENT: the namespace does not exist (or nothing but sockets keeps it).
   Result<NetnsFiles> open(uint64_t cookie);
   // The privileged writer's end of its channel to the opener (requestRtnlSocket). Taken once,
   // to hand to PrivWriter::spawn; the actuator must not keep it.
   UniqueFd takeWriterChannel() { return std::move(writerChannel); }
+  // The actuator's end, for the helpers daemon to hand over (this object is spent after).
+  UniqueFd takeChannel() { return std::move(socket); }
   pid_t pid() const { return child; }
 
 private:

@@ -10,6 +10,10 @@ const char* usageText() {
          "  --policy PATH          policy file (default /etc/bpftune/policy)\n"
          "  --collector-user NAME  the only user accepted on --socket (default bpftune-collector)\n"
          "  --user NAME            user to run as when started as root (default bpftune)\n"
+         "  --helpers-socket PATH  take the netns opener and privileged writer from the helpers\n"
+         "                         daemon on PATH instead of forking them (needs no root)\n"
+         "  --serve-helpers        be that daemon: fork both helpers, hand them to the first\n"
+         "                         peer of our uid on --helpers-socket, exit when they do\n"
          "  --rollback-only        recover, roll back every change of this boot, print, exit\n"
          "  --print-filter PATH    write the seccomp filter (PFC text) to PATH and exit\n"
          "  --help                 this text\n";
@@ -36,6 +40,7 @@ Match takeValued(Options& o, const std::vector<std::string>& args, size_t& i) {
                            {"--policy", &o.policyPath},
                            {"--collector-user", &o.collectorUser},
                            {"--user", &o.user},
+                           {"--helpers-socket", &o.helpersSocket},
                            {"--print-filter", &o.printFilter}};
   const std::string& arg = args[i];
   for (const auto& v : valued) {
@@ -65,6 +70,10 @@ std::optional<Options> parseOptions(const std::vector<std::string>& args, std::s
       o.rollbackOnly = true;
       continue;
     }
+    if (arg == "--serve-helpers") {
+      o.serveHelpers = true;
+      continue;
+    }
     switch (takeValued(o, args, i)) {
       case Match::TAKEN:
         continue;
@@ -75,6 +84,10 @@ std::optional<Options> parseOptions(const std::vector<std::string>& args, std::s
         break;
     }
     problem = "unknown argument '" + arg + "'";
+    return std::nullopt;
+  }
+  if (o.serveHelpers && o.helpersSocket.empty()) {
+    problem = "--serve-helpers needs --helpers-socket PATH";
     return std::nullopt;
   }
   return o;

@@ -14,6 +14,10 @@ struct Options {
   std::string policyPath = "/etc/bpftune/policy";
   std::string collectorUser = "bpftune-collector";
   std::string user = "bpftune";
+  // Empty: a root-started actuator forks its helpers. Set: it takes them from the helpers
+  // daemon on this socket (bpftune-helpers.service), or, with serveHelpers, is that daemon.
+  std::string helpersSocket;
+  bool serveHelpers = false;
   bool rollbackOnly = false;
   bool help = false;
   std::string printFilter;  // developer aid: write the seccomp PFC to this path and exit

@@ -153,6 +153,10 @@ public:
   // openerChannel: the writer's end of its socketpair with the netns opener
   // (NetnsOpener::takeWriterChannel); the writer keeps it, the caller's copy closes on return.
   static Result<PrivWriter> spawn(std::optional<Identity> identity, UniqueFd openerChannel);
+  // A writer the helpers daemon forked: `channel` is the actuator's end, `pid` not our child.
+  static PrivWriter adopt(UniqueFd channel, pid_t pid) { return {std::move(channel), pid}; }
+  // The actuator's end, for the helpers daemon to hand over (this object is spent after).
+  UniqueFd takeChannel() { return std::move(socket); }
 
   // One round trip. Throws when the writer died or sent a malformed reply.
   WriterReply exchange(const WriterRequest& request);

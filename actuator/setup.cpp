@@ -36,11 +36,13 @@ Status ensureParent(const std::string& path, mode_t mode, std::optional<Account>
     if (!S_ISDIR(st.st_mode)) {
       return makeError(dir + " is not a directory");
     }
-    if (!owner) {
+    // Already the owner's and writable by nobody else: keep its mode (tmpfiles.d gives the
+    // units' journal directory 0710 root:bpftune, which a root start must not take away).
+    if (!owner || (st.st_uid == owner->uid && (st.st_mode & 022) == 0)) {
       return Ok{};
     }
-    // An existing directory is brought to the required owner and mode too (an older install
-    // may have left it to another user).
+    // Otherwise it is brought to the required owner and mode (an older install may have left
+    // it to another user).
     if (::chown(dir.c_str(), owner->uid, owner->gid) != 0 || ::chmod(dir.c_str(), mode) != 0) {
       return makeError("secure " + dir, errno);
     }

@@ -64,6 +64,14 @@ Status makeDirectory(const std::string& path, mode_t mode, uid_t uid, gid_t gid)
   return Ok{};
 }
 
+// The units' layout (tmpfiles.d: /run/bpftune the actuator's user's, /var/lib/bpftune 0710
+// root:bpftune) is as safe as ours and is kept, so `bpftune run` and the units can take turns.
+bool keptFromUnits(const std::string& path, const Account& actuator) {
+  struct stat info {};
+  return lstat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode) &&
+         (info.st_uid == 0 || info.st_uid == actuator.uid) && (info.st_mode & 022) == 0;
+}
+
 }  // namespace
 
 Result<Account> ensureSystemUser(const std::string& name) {
@@ -86,14 +94,21 @@ Result<Account> ensureSystemUser(const std::string& name) {
 }
 
 Status prepareDirectories(const Paths& paths, const Account& actuator, const Account& collector) {
-  if (auto ok = makeDirectory(paths.runDir, 0755, 0, 0); !ok) {
-    return ok;
+  if (!keptFromUnits(paths.runDir, actuator)) {
+    if (auto ok = makeDirectory(paths.runDir, 0755, 0, 0); !ok) {
+      return ok;
+    }
   }
   if (auto ok = makeDirectory(paths.collectorDir(), 0755, collector.uid, collector.gid); !ok) {
     return ok;
   }
   // The journal directory stays root's: the jailed actuator appends through a descriptor it
   // opened as root, so nothing running as its user can replace or rewrite the journal.
+  struct stat info {};
+  if (keptFromUnits(paths.stateDir, actuator) && lstat(paths.stateDir.c_str(), &info) == 0 &&
+      info.st_uid == 0) {
+    return Ok{};
+  }
   return makeDirectory(paths.stateDir, 0700, 0, 0);
 }
 

@@ -3,13 +3,17 @@
 # each daemon is started by setpriv with exactly its unit's credentials, read from the unit file
 # itself (User=/Group=, SupplementaryGroups=, CapabilityBoundingSet=, AmbientCapabilities=,
 # NoNewPrivileges=) and with the unit's ExecStart= flags (paths moved into the test's tree).
-# Then: both start, each ends in its documented steady state, and a tcp_buffer change driven by the
-# collector's BPF events is applied by the actuator. Not replayed here: the mount sandbox
+# The directories come from the units' own tmpfiles.d (paths moved into the test's tree). Then:
+# all three start (helpers, actuator, collector), each process ends in its documented steady
+# state, and a tcp_buffer change driven by the collector's BPF events is applied by the actuator
+# through the helpers it took over. Finally the actuator is killed: the helpers daemon and both
+# helpers exit after it, and a fresh helpers daemon serves a restarted actuator. Not replayed here: the mount sandbox
 # (ProtectSystem= & co.) and systemd's own syscall filter; tests/lint/systemd_units.sh checks the
 # units offline.
 source "$(dirname "$0")/lib.sh"
 require_env
 command -v setpriv >/dev/null || skip "missing tool: setpriv"
+command -v systemd-tmpfiles >/dev/null || skip "missing tool: systemd-tmpfiles (Debian package systemd)"
 UNIT_DIR="$SOURCE_DIR/systemd"
 
 # The value of KEY in a unit file (its last assignment, as systemd reads a single-valued key).
@@ -31,14 +35,16 @@ setpriv_args() {
   bounding=$(unit_get "$unit" CapabilityBoundingSet)
   ambient=$(unit_get "$unit" AmbientCapabilities)
   [ -n "$bounding" ] || fail "$unit has no CapabilityBoundingSet="
+  # systemd: User='s own groups (initgroups) plus SupplementaryGroups=.
+  local gids="" g
   if [ -n "$user" ]; then
-    echo "--reuid $user --regid ${group:-$user} --init-groups"
+    echo "--reuid $user --regid ${group:-$user}"
+    gids=$(id -G "$user" | tr ' ' ',')
   fi
-  if [ -n "$groups" ]; then
-    local gids="" g
-    for g in $groups; do gids="${gids:+$gids,}$(getent group "$g" | cut -d: -f3)"; done
+  for g in $groups; do gids="${gids:+$gids,}$(getent group "$g" | cut -d: -f3)"; done
+  if [ -n "$gids" ]; then
     echo "--groups $gids"
-  elif [ -z "$user" ]; then
+  else
     echo "--clear-groups"
   fi
   if [ -n "$ambient" ]; then
@@ -64,11 +70,19 @@ setup_pair 200mbit
 # The host's users stand in for sysusers.d (prepare_dirs made them, as `bpftune run` does);
 # SupplementaryGroups= names the collector's group, so it must resolve.
 getent group bpftune-collector >/dev/null || fail "no group bpftune-collector"
+# The units' directory layout, from their tmpfiles.d with the paths moved into the test's tree.
+rm -rf "$RUN_DIR" "$STATE_DIR"
+sed -e "s|/run/bpftune|$RUN_DIR|g" -e "s|/var/lib/bpftune|$STATE_DIR|g" \
+  "$UNIT_DIR/tmpfiles.d/bpftune.conf" >"$WORK/tmpfiles.conf"
+systemd-tmpfiles --create "$WORK/tmpfiles.conf" || fail "systemd-tmpfiles failed"
 
+HLP_SETPRIV=$(setpriv_args bpftune-helpers.service | tr '\n' ' ')
 ACT_SETPRIV=$(setpriv_args bpftune-actuator.service | tr '\n' ' ')
 COL_SETPRIV=$(setpriv_args bpftune-collector.service | tr '\n' ' ')
+HLP_CMD=$(exec_start bpftune-helpers.service)
 ACT_CMD=$(exec_start bpftune-actuator.service)
 COL_CMD=$(exec_start bpftune-collector.service)
+note "helpers: setpriv $HLP_SETPRIV-- $HLP_CMD"
 note "actuator: setpriv $ACT_SETPRIV-- $ACT_CMD"
 note "collector: setpriv $COL_SETPRIV-- $COL_CMD"
 
@@ -76,20 +90,32 @@ read -r MIN DEF MAX <<<"$(sysctl_a tcp_rmem)"
 set_sysctl_a tcp_rmem "$MIN $DEF $DEF"
 note "tcp_rmem in the tuned namespace lowered to: $MIN $DEF $DEF (was max $MAX)"
 
-# shellcheck disable=SC2086 # the option and command strings are word lists
-nsenter --net="/run/netns/$NS_A" setpriv $ACT_SETPRIV -- $ACT_CMD >>"$WORK/actuator.log" 2>&1 &
-ACT_PID=$!
-for _ in $(seq 1 100); do
-  [ -S "$RUN_DIR/admin.sock" ] && [ -S "$RUN_DIR/actuator.sock" ] && break
-  kill -0 "$ACT_PID" 2>/dev/null || fail "the actuator exited during start under its unit's credentials"
-  sleep 0.05
-done
-[ -S "$RUN_DIR/actuator.sock" ] || fail "actuator sockets did not appear"
+start_helpers() {
+  # shellcheck disable=SC2086 # the option and command strings are word lists
+  nsenter --net="/run/netns/$NS_A" setpriv $HLP_SETPRIV -- $HLP_CMD >>"$WORK/helpers.log" 2>&1 &
+  HLP_PID=$!
+}
+start_unit_actuator() {
+  rm -f "$RUN_DIR/actuator.sock" "$RUN_DIR/admin.sock"
+  # shellcheck disable=SC2086
+  nsenter --net="/run/netns/$NS_A" setpriv $ACT_SETPRIV -- $ACT_CMD >>"$WORK/actuator.log" 2>&1 &
+  ACT_PID=$!
+  for _ in $(seq 1 100); do
+    [ -S "$RUN_DIR/admin.sock" ] && [ -S "$RUN_DIR/actuator.sock" ] && return 0
+    kill -0 "$ACT_PID" 2>/dev/null || fail "the actuator exited during start under its unit's credentials"
+    sleep 0.05
+  done
+  fail "actuator sockets did not appear"
+}
+start_helpers
+start_unit_actuator
 # Without CAP_CHOWN the collector socket still gets its group (SupplementaryGroups=).
-[ "$(stat -c '%U:%G %a' "$RUN_DIR/actuator.sock")" = "root:bpftune-collector 660" ] ||
+[ "$(stat -c '%U:%G %a' "$RUN_DIR/actuator.sock")" = "bpftune:bpftune-collector 660" ] ||
   fail "collector socket is $(stat -c '%U:%G %a' "$RUN_DIR/actuator.sock")"
-[ "$(stat -c '%U:%G %a' "$RUN_DIR/admin.sock")" = "root:root 600" ] ||
+[ "$(stat -c '%U:%G %a' "$RUN_DIR/admin.sock")" = "bpftune:bpftune 600" ] ||
   fail "admin socket is $(stat -c '%U:%G %a' "$RUN_DIR/admin.sock")"
+[ "$(stat -c '%U:%G %a' "$RUN_DIR/helpers/helpers.sock")" = "bpftune:bpftune 600" ] ||
+  fail "helpers socket is $(stat -c '%U:%G %a' "$RUN_DIR/helpers/helpers.sock")"
 
 # shellcheck disable=SC2086
 nsenter --net="/run/netns/$NS_A" setpriv $COL_SETPRIV -- $COL_CMD --learning-rate 4 \
@@ -103,25 +129,35 @@ done
 [ -f "$STATUS" ] || fail "collector wrote no status within 10 s"
 sleep 0.3
 
-# The actuator: its own drop to bpftune with CAP_NET_ADMIN alone, within the unit's bounding set.
-note "actuator uid $(field "$ACT_PID" Uid) CapEff $(field "$ACT_PID" CapEff) CapBnd $(field "$ACT_PID" CapBnd) Groups '$(field "$ACT_PID" Groups)' Seccomp $(field "$ACT_PID" Seccomp) NoNewPrivs $(field "$ACT_PID" NoNewPrivs)"
+show() { note "$1 uid $(field "$2" Uid) CapEff $(field "$2" CapEff) CapPrm $(field "$2" CapPrm) CapBnd $(field "$2" CapBnd) Groups '$(sed -n 's/^Groups:\t*//p' "/proc/$2/status" | xargs)' Seccomp $(field "$2" Seccomp) NoNewPrivs $(field "$2" NoNewPrivs)"; }
+# The actuator: bpftune with CAP_NET_ADMIN alone from exec on, the unit's bounding set.
+show actuator "$ACT_PID"
 [ "$(field "$ACT_PID" Uid)" = "$(id -u bpftune)" ] || fail "actuator uid $(field "$ACT_PID" Uid)"
 [ "$(field "$ACT_PID" CapEff)" = "$(cap_mask CAP_NET_ADMIN)" ] || fail "actuator CapEff"
 [ "$(field "$ACT_PID" CapPrm)" = "$(cap_mask CAP_NET_ADMIN)" ] || fail "actuator CapPrm"
-[ "$(field "$ACT_PID" CapBnd)" = 0000000000000000 ] || fail "actuator bounding set not cleared"
-[ -z "$(field "$ACT_PID" Groups)" ] || fail "actuator kept supplementary groups"
+[ "$(field "$ACT_PID" CapBnd)" = "$(cap_mask CAP_NET_ADMIN)" ] || fail "actuator bounding set"
 [ "$(field "$ACT_PID" Seccomp)" = 2 ] || fail "actuator not in seccomp filter mode"
 [ "$(field "$ACT_PID" NoNewPrivs)" = 1 ] || fail "actuator lacks no_new_privs"
-WRITER_PID=$(pgrep -P "$ACT_PID" -x bpftune-writer) || fail "no privileged writer under the actuator"
+[ -z "$(pgrep -P "$ACT_PID")" ] || fail "the unit's actuator forked helpers of its own"
+# The helpers daemon keeps nothing; its two children keep what they need.
+show helpers "$HLP_PID"
+[ "$(field "$HLP_PID" Uid)" = "$(id -u bpftune)" ] || fail "helpers uid"
+[ "$(field "$HLP_PID" CapPrm)" = 0000000000000000 ] || fail "helpers daemon kept capabilities"
+[ "$(field "$HLP_PID" Seccomp)" = 2 ] || fail "helpers daemon not in seccomp filter mode"
+WRITER_PID=$(pgrep -P "$HLP_PID" -x bpftune-writer) || fail "no privileged writer under the helpers"
+show writer "$WRITER_PID"
 [ "$(field "$WRITER_PID" CapEff)" = "$(cap_mask CAP_NET_ADMIN CAP_SYS_ADMIN)" ] ||
   fail "writer CapEff $(field "$WRITER_PID" CapEff)"
-OPENER_PID=$(pgrep -P "$ACT_PID" | grep -vx "$WRITER_PID" | head -n 1) || fail "no netns opener"
+[ "$(field "$WRITER_PID" Seccomp)" = 2 ] || fail "writer not in seccomp filter mode"
+OPENER_PID=$(pgrep -P "$HLP_PID" | grep -vx "$WRITER_PID" | head -n 1) || fail "no netns opener"
+show opener "$OPENER_PID"
 [ "$(field "$OPENER_PID" CapEff)" = "$(cap_mask CAP_SYS_ADMIN CAP_SYS_PTRACE CAP_NET_ADMIN)" ] ||
   fail "opener CapEff $(field "$OPENER_PID" CapEff)"
-# The unit's bounding set is exactly the union of what the three processes keep plus the drop.
-UNIT_BND=$(cap_mask $(unit_get bpftune-actuator.service CapabilityBoundingSet))
-[ "$UNIT_BND" = "$(cap_mask CAP_NET_ADMIN CAP_SYS_ADMIN CAP_SYS_PTRACE CAP_SETUID CAP_SETGID CAP_SETPCAP)" ] ||
-  fail "actuator unit bounding set $UNIT_BND is not the start's needs"
+[ "$(field "$OPENER_PID" Seccomp)" = 2 ] || fail "opener not in seccomp filter mode"
+# The helpers unit's bounding set is exactly the union of what its processes keep.
+UNIT_BND=$(cap_mask $(unit_get bpftune-helpers.service CapabilityBoundingSet))
+[ "$UNIT_BND" = "$(cap_mask CAP_NET_ADMIN CAP_SYS_ADMIN CAP_SYS_PTRACE)" ] ||
+  fail "helpers unit bounding set $UNIT_BND is not its processes' needs"
 
 # The collector: the unit's user from exec on; keeps CAP_BPF+CAP_PERFMON, drops CAP_NET_ADMIN.
 note "collector uid $(field "$COL_PID" Uid) CapEff $(field "$COL_PID" CapEff) CapPrm $(field "$COL_PID" CapPrm) CapAmb $(field "$COL_PID" CapAmb) CapBnd $(field "$COL_PID" CapBnd) NoNewPrivs $(field "$COL_PID" NoNewPrivs)"
@@ -149,3 +185,23 @@ kill -0 "$ACT_PID" 2>/dev/null || fail "the actuator died"
 kill -0 "$COL_PID" 2>/dev/null || fail "the collector died"
 stop_daemons
 note "PASS: a tcp_buffer change applied under the units' credentials"
+
+# The actuator gone, its helpers and the helpers daemon follow (the unit restarts the daemon).
+for _ in $(seq 1 50); do
+  kill -0 "$HLP_PID" 2>/dev/null || break
+  sleep 0.1
+done
+kill -0 "$HLP_PID" 2>/dev/null && fail "the helpers daemon outlived its actuator by 5 s"
+rc=0
+wait "$HLP_PID" || rc=$?
+[ "$rc" = 0 ] || fail "the helpers daemon exited with $rc after its actuator"
+kill -0 "$OPENER_PID" 2>/dev/null && fail "the netns opener outlived its actuator"
+kill -0 "$WRITER_PID" 2>/dev/null && fail "the privileged writer outlived its actuator"
+# What Restart=always does: a fresh daemon, and the restarted actuator takes its helpers.
+start_helpers
+start_unit_actuator
+grep -q "helpers handed to the actuator" <(tail -n 3 "$WORK/helpers.log") ||
+  fail "the fresh helpers daemon did not hand over: $(tail -n 3 "$WORK/helpers.log")"
+stop_daemons
+wait "$HLP_PID" 2>/dev/null || true
+note "PASS: helpers exit with their actuator; a fresh pair serves the restarted actuator"

@@ -24,12 +24,13 @@ for bin in bpftune-actuator bpftune-collector; do
   [ -x "$BUILD_DIR/$bin" ] || fail "not built: $BUILD_DIR/$bin"
 done
 
-# Exposure ceilings. The issue asks for <= 1.5 for both. The collector meets it. The actuator
-# cannot as the daemon is today: it must start as root (root-owned journal, the socket group, the
-# drop of three processes) with its helpers' CAP_SYS_ADMIN and CAP_SYS_PTRACE in its bounding
-# set, and every one of those is scored by the default assessment. 2.3 is its floor; lowering it
-# means splitting the netns opener and the privileged writer into units of their own.
-declare -A CEILING=([bpftune-collector.service]=1.5 [bpftune-actuator.service]=2.3)
+# Exposure ceilings. The issue asks for <= 1.5 for the actuator and the collector; both meet it
+# (the actuator runs as bpftune with CAP_NET_ADMIN alone). bpftune-helpers.service holds what
+# entering other network namespaces takes (CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_NET_ADMIN), each
+# scored by the default assessment: 1.7 is its floor, and it is held to that.
+declare -A CEILING=([bpftune-collector.service]=1.5 [bpftune-actuator.service]=1.5
+  [bpftune-helpers.service]=1.7)
+UNIT_NAMES=(bpftune-helpers.service bpftune-actuator.service bpftune-collector.service)
 
 ROOT=$(mktemp -d)
 trap 'rm -rf "$ROOT"' EXIT
@@ -45,15 +46,15 @@ status=0
 # verify exits 0 on warnings (unknown keys, bad values are "ignoring"): any output is a finding.
 # --man=no: the man pages are checked where they are built.
 if ! out=$(systemd-analyze verify --man=no --root="$ROOT" \
-  bpftune-actuator.service bpftune-collector.service 2>&1) || [ -n "$out" ]; then
+  "${UNIT_NAMES[@]}" 2>&1) || [ -n "$out" ]; then
   echo "$out"
   echo "FAIL: systemd-analyze verify is not clean" >&2
   status=1
 else
-  echo "systemd-analyze verify: clean (bpftune-actuator.service, bpftune-collector.service)"
+  echo "systemd-analyze verify: clean (${UNIT_NAMES[*]})"
 fi
 
-for unit in bpftune-actuator.service bpftune-collector.service; do
+for unit in "${UNIT_NAMES[@]}"; do
   report=$(systemd-analyze security --offline=yes --no-pager "$ROOT/usr/lib/systemd/system/$unit" 2>&1) ||
     { echo "$report"; fail "systemd-analyze security failed for $unit"; }
   score=$(echo "$report" | sed -n 's/^→ Overall exposure level for [^:]*: \([0-9.]*\) .*/\1/p')
@@ -77,12 +78,27 @@ if [ "$(id -u)" = 0 ]; then
   systemd-tmpfiles --create --root="$ROOT" || fail "systemd-tmpfiles failed"
   uid_of() { awk -F: -v u="$1" '$1 == u {print $3}' "$ROOT/etc/passwd"; }
   COL_UID=$(uid_of bpftune-collector)
-  for expect in "run/bpftune 755 0:0" "run/bpftune/collector 755 $COL_UID:$COL_UID" \
-    "var/lib/bpftune 700 0:0"; do
+  ACT_UID=$(uid_of bpftune)
+  ACT_GID=$(awk -F: '$1 == "bpftune" {print $3}' "$ROOT/etc/group")
+  for expect in "run/bpftune 755 $ACT_UID:$ACT_GID" "run/bpftune/helpers 700 $ACT_UID:$ACT_GID" \
+    "run/bpftune/collector 755 $COL_UID:$COL_UID" "var/lib/bpftune 710 0:$ACT_GID" \
+    "var/lib/bpftune/journal 660 0:$ACT_GID"; do
     read -r path mode owner <<<"$expect"
     got=$(stat -c '%a %u:%g' "$ROOT/$path" 2>/dev/null) || fail "tmpfiles.d made no /$path"
     [ "$got" = "$mode $owner" ] || fail "/$path is $got, expected $mode $owner"
     echo "tmpfiles.d: /$path $got"
+  done
+  # Again over a state a root-started `bpftune run` leaves (directory root 0700, journal 0600):
+  # tmpfiles.d brings both back to what the units need.
+  chmod 0700 "$ROOT/var/lib/bpftune"
+  chown 0:0 "$ROOT/var/lib/bpftune/journal"
+  chmod 0600 "$ROOT/var/lib/bpftune/journal"
+  systemd-tmpfiles --create --root="$ROOT" || fail "systemd-tmpfiles failed (second run)"
+  for expect in "var/lib/bpftune 710 0:$ACT_GID" "var/lib/bpftune/journal 660 0:$ACT_GID"; do
+    read -r path mode owner <<<"$expect"
+    got=$(stat -c '%a %u:%g' "$ROOT/$path")
+    [ "$got" = "$mode $owner" ] || fail "after a root-started run: /$path is $got, expected $mode $owner"
+    echo "tmpfiles.d over a root-started run's state: /$path $got"
   done
 else
   skip "sysusers.d/tmpfiles.d check needs root (chown in the staging root)"

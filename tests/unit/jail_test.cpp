@@ -7,6 +7,7 @@
 #include <linux/netlink.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -396,6 +397,95 @@ TEST(WriterJail, DefaultAndBadArchActionsKillTheProcess) {
   EXPECT_NE(pfc.find("# default action\n  action KILL_PROCESS;"), std::string::npos) << pfc;
   EXPECT_NE(pfc.find("# invalid architecture action\naction KILL_PROCESS;"), std::string::npos)
       << pfc;
+}
+
+// The helpers daemon's filter ------------------------------------------------------------------
+
+void loadHelpersDaemonFilter() {
+  auto filter = SeccompFilter::buildHelpersDaemon();
+  if (!filter.ok() || !filter->load().ok()) {
+    _exit(99);
+  }
+}
+
+// Its whole job after the fork: SO_PEERCRED of a peer, one descriptor passed, a child reaped.
+// Exit code 0 when all three worked under the filter.
+[[noreturn]] void peercredSendAndReap() {
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+    _exit(99);
+  }
+  pid_t child = fork();
+  if (child == 0) {
+    _exit(0);
+  }
+  loadHelpersDaemonFilter();
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (getsockopt(pair[0], SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    _exit(1);
+  }
+  char byte = 0;
+  iovec iov{&byte, 1};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &pair[0], sizeof(int));
+  if (sendmsg(pair[0], &msg, MSG_NOSIGNAL) != 1) {
+    _exit(2);
+  }
+  int status = 0;
+  _exit(waitpid(child, &status, 0) == child ? 0 : 3);
+}
+
+TEST(HelpersDaemonJail, PeercredSendmsgAndWaitAreAllowed) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(peercredSendAndReap(), ::testing::ExitedWithCode(0), "");
+}
+
+TEST(HelpersDaemonJail, SocketOpenAndExecKill) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        loadHelpersDaemonFilter();
+        socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGSYS),
+      "");
+  EXPECT_EXIT(
+      {
+        loadHelpersDaemonFilter();
+        open("/proc/sys/net/core/somaxconn", O_RDONLY | O_CLOEXEC);
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGSYS),
+      "");
+  EXPECT_EXIT(
+      {
+        loadHelpersDaemonFilter();
+        char* argv[] = {nullptr};
+        execve("/bin/true", argv, argv);
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGSYS),
+      "");
+  EXPECT_EXIT(
+      {
+        loadHelpersDaemonFilter();
+        int value = 1;
+        setsockopt(0, SOL_SOCKET, SO_REUSEADDR, &value, sizeof(value));
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGSYS),
+      "");
 }
 
 TEST_F(Jail, DropPrivilegesKeepsOnlyNetAdmin) {
