@@ -3,6 +3,7 @@
 # pair in the foreground or runs the whole test suite.
 #   sudo ./quickstart.sh run  [bpftune run options]
 #   sudo ./quickstart.sh test [ctest options]
+#   sudo ./quickstart.sh package   build the .debs, lintian, install, start, purge (tests/package)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -12,9 +13,13 @@ PACKAGES=(cmake make g++ clang llvm pkg-config bpftool libbpf-dev libelf-dev zli
   passwd util-linux systemd scdoc man-db
   selinux-policy-dev selinux-policy-default checkpolicy semodule-utils setools)
 
+# What dpkg-buildpackage and lintian need beyond PACKAGES (debian/control's Build-Depends are
+# in PACKAGES already; debhelper 13.11 provides dh-sequence-installsysusers).
+PACKAGING_PACKAGES=(debhelper dpkg-dev fakeroot lintian)
+
 install_packages() {
   local missing=()
-  for p in "${PACKAGES[@]}"; do
+  for p in "${PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -28,7 +33,9 @@ install_packages() {
 }
 
 build() {
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  # The CLI's fallback policy is the tree's own until the package installs one.
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DBPFTUNE_SHIPPED_POLICY="$PWD/policy/default.policy" >/dev/null
   cmake --build build -j"$(nproc)"
 }
 
@@ -47,8 +54,13 @@ case "${1:-}" in
     # Integration tests run one at a time (resource lock "kernel"); lint and unit tests beside them.
     exec ctest --output-on-failure --parallel "$(nproc)" "$@"
     ;;
+  package)
+    shift
+    install_packages "${PACKAGING_PACKAGES[@]}"
+    exec bash tests/package/deb_test.sh "$@"
+    ;;
   *)
-    echo "usage: $0 run|test [options]" >&2
+    echo "usage: $0 run|test|package [options]" >&2
     exit 2
     ;;
 esac

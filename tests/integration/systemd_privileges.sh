@@ -16,47 +16,11 @@ command -v setpriv >/dev/null || skip "missing tool: setpriv"
 command -v systemd-tmpfiles >/dev/null || skip "missing tool: systemd-tmpfiles (Debian package systemd)"
 UNIT_DIR="$SOURCE_DIR/systemd"
 
-# The value of KEY in a unit file (its last assignment, as systemd reads a single-valued key).
-unit_get() { sed -n "s/^$2=//p" "$UNIT_DIR/$1" | tail -n 1; }
-# "CAP_BPF CAP_PERFMON" -> "-all,+bpf,+perfmon" (setpriv's capability list).
-cap_list() {
-  local out="-all" cap
-  for cap in $1; do
-    out="$out,+$(echo "${cap#CAP_}" | tr 'A-Z' 'a-z')"
-  done
-  echo "$out"
-}
-# The unit's credentials as setpriv options.
-setpriv_args() {
-  local unit=$1 user group groups bounding ambient
-  user=$(unit_get "$unit" User)
-  group=$(unit_get "$unit" Group)
-  groups=$(unit_get "$unit" SupplementaryGroups)
-  bounding=$(unit_get "$unit" CapabilityBoundingSet)
-  ambient=$(unit_get "$unit" AmbientCapabilities)
-  [ -n "$bounding" ] || fail "$unit has no CapabilityBoundingSet="
-  # systemd: User='s own groups (initgroups) plus SupplementaryGroups=.
-  local gids="" g
-  if [ -n "$user" ]; then
-    echo "--reuid $user --regid ${group:-$user}"
-    gids=$(id -G "$user" | tr ' ' ',')
-  fi
-  for g in $groups; do gids="${gids:+$gids,}$(getent group "$g" | cut -d: -f3)"; done
-  if [ -n "$gids" ]; then
-    echo "--groups $gids"
-  else
-    echo "--clear-groups"
-  fi
-  if [ -n "$ambient" ]; then
-    echo "--inh-caps $(cap_list "$ambient") --ambient-caps $(cap_list "$ambient")"
-  fi
-  echo "--bounding-set $(cap_list "$bounding")"
-  [ "$(unit_get "$unit" NoNewPrivileges)" = yes ] && echo "--no-new-privs"
-  return 0
-}
+# unit_get, setpriv_args, exec_start: shared with tests/package/deb_test.sh.
+source "$SOURCE_DIR/tests/lib/unit_credentials.sh"
 # The unit's ExecStart=, with the installed paths moved into this test's tree.
-exec_start() {
-  unit_get "$1" ExecStart | sed -e "s|/usr/sbin/|$BUILD_DIR/|" -e "s|/run/bpftune|$RUN_DIR|g" \
+exec_start_here() {
+  exec_start "$1" | sed -e "s|/usr/sbin/|$BUILD_DIR/|" -e "s|/run/bpftune|$RUN_DIR|g" \
     -e "s|/var/lib/bpftune|$STATE_DIR|g" -e "s|/etc/bpftune/policy|$SOURCE_DIR/policy/default.policy|g"
 }
 field() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
@@ -79,9 +43,9 @@ systemd-tmpfiles --create "$WORK/tmpfiles.conf" || fail "systemd-tmpfiles failed
 HLP_SETPRIV=$(setpriv_args bpftune-helpers.service | tr '\n' ' ')
 ACT_SETPRIV=$(setpriv_args bpftune-actuator.service | tr '\n' ' ')
 COL_SETPRIV=$(setpriv_args bpftune-collector.service | tr '\n' ' ')
-HLP_CMD=$(exec_start bpftune-helpers.service)
-ACT_CMD=$(exec_start bpftune-actuator.service)
-COL_CMD=$(exec_start bpftune-collector.service)
+HLP_CMD=$(exec_start_here bpftune-helpers.service)
+ACT_CMD=$(exec_start_here bpftune-actuator.service)
+COL_CMD=$(exec_start_here bpftune-collector.service)
 note "helpers: setpriv $HLP_SETPRIV-- $HLP_CMD"
 note "actuator: setpriv $ACT_SETPRIV-- $ACT_CMD"
 note "collector: setpriv $COL_SETPRIV-- $COL_CMD"
