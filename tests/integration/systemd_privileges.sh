@@ -145,6 +145,15 @@ note "tcp_rmem max: $DEF -> $NEWMAX"
 grep -q ": ok latency_us=" "$WORK/collector.log" || fail "the collector logged no applied change"
 "$BPFTUNE" journal --state-dir "$STATE_DIR" | grep -q "net.ipv4.tcp_rmem" ||
   fail "the journal does not name net.ipv4.tcp_rmem"
+# The units' journal layout: the actuator's user can append (it just did) but can neither
+# remove, rename nor replace the file, nor create another beside it.
+as_bpftune() { setpriv --reuid bpftune --regid bpftune --clear-groups --inh-caps -all \
+  --bounding-set -all -- "$@" 2>/dev/null; }
+as_bpftune rm -f "$JOURNAL" && fail "user bpftune could remove the journal"
+as_bpftune mv "$JOURNAL" "$JOURNAL.moved" && fail "user bpftune could rename the journal"
+as_bpftune touch "$STATE_DIR/other" && fail "user bpftune could create a file beside the journal"
+[ -s "$JOURNAL" ] || fail "the journal is gone or empty"
+note "PASS: user bpftune cannot remove, rename or replace the journal ($(stat -c '%U:%G %a' "$JOURNAL") in $(stat -c '%U:%G %a' "$STATE_DIR"))"
 kill -0 "$ACT_PID" 2>/dev/null || fail "the actuator died"
 kill -0 "$COL_PID" 2>/dev/null || fail "the collector died"
 stop_daemons
