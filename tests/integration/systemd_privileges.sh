@@ -143,8 +143,9 @@ read -r _ _ NEWMAX <<<"$(sysctl_a tcp_rmem)"
 note "tcp_rmem max: $DEF -> $NEWMAX"
 [ "$NEWMAX" -gt "$DEF" ] || fail "tcp_rmem max did not grow under the units' credentials"
 grep -q ": ok latency_us=" "$WORK/collector.log" || fail "the collector logged no applied change"
-"$BPFTUNE" journal --state-dir "$STATE_DIR" | grep -q "net.ipv4.tcp_rmem" ||
-  fail "the journal does not name net.ipv4.tcp_rmem"
+# Read whole, then searched: `grep -q` in a pipe would end the reader early (SIGPIPE, pipefail).
+JOURNAL_TEXT=$("$BPFTUNE" journal --state-dir "$STATE_DIR") || fail "bpftune journal failed"
+grep -q "net.ipv4.tcp_rmem" <<<"$JOURNAL_TEXT" || fail "the journal does not name net.ipv4.tcp_rmem"
 # The units' journal layout: the actuator's user can append (it just did) but can neither
 # remove, rename nor replace the file, nor create another beside it.
 as_bpftune() { setpriv --reuid bpftune --regid bpftune --clear-groups --inh-caps -all \
