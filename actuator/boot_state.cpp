@@ -52,6 +52,8 @@ void BootState::apply(const journal::Record& r) {
       }
       break;
     }
+    case proto::RecordKind::PROPOSAL:
+      break;  // nothing was written (journal::Advice follows proposals)
     case proto::RecordKind::LIVE_SWITCH:
       break;  // audit only: a live connection's algorithm is not rolled back
     case proto::RecordKind::OVERRIDE: {

@@ -59,11 +59,12 @@ Result<ClientReply> decodeReply(kj::ArrayPtr<const capnp::word> words) {
                 r.journalSeq = in.getJournalSeq();
                 r.error = in.getError();
                 r.resumeEpoch = in.getResumeEpoch();
+                r.advising = in.getAdvising();
               })) {
     return makeError("actuator reply: malformed (" +
                      log::sanitize(exception->getDescription().cStr()) + ")");
   }
-  if (static_cast<uint16_t>(r.status) > static_cast<uint16_t>(proto::Status::GONE)) {
+  if (static_cast<uint16_t>(r.status) > static_cast<uint16_t>(proto::Status::PROPOSED)) {
     return makeError("actuator reply: unknown status " +
                      std::to_string(static_cast<uint16_t>(r.status)));
   }
@@ -207,6 +208,12 @@ Result<ClientReply> ActuatorClient::resume(proto::TunerId tuner, uint64_t netnsC
   return call(message);
 }
 
+Result<ClientReply> ActuatorClient::applyProposal(uint64_t seq) {
+  capnp::MallocMessageBuilder message;
+  message.initRoot<proto::Request>().setApplyProposal(seq);
+  return call(message);
+}
+
 Result<ClientReply> pingActuator(const std::string& socketPath) {
   auto client = ActuatorClient::connect(socketPath);
   if (!client) {
@@ -239,6 +246,8 @@ std::string statusName(proto::Status status) {
       return "paused";
     case proto::Status::GONE:
       return "gone";
+    case proto::Status::PROPOSED:
+      return "proposed";
   }
   return "status#" + std::to_string(static_cast<unsigned>(status));
 }

@@ -28,6 +28,7 @@ struct ClientReply {
   uint64_t journalSeq = 0;
   int32_t error = 0;
   uint64_t resumeEpoch = 0;  // changes whenever an administrator runs `bpftune resume`
+  bool advising = false;     // the actuator runs in advice mode (proposes, writes nothing)
 };
 
 struct SetSysctlArgs {
@@ -94,6 +95,8 @@ public:
   Result<ClientReply> reportLiveSwitch(const LiveSwitchReport& report);
   // Admin socket only. netnsCookie 0: every namespace (and lifts a rollback's pause).
   Result<ClientReply> resume(proto::TunerId tuner, uint64_t netnsCookie);
+  // Admin socket only: applies the proposal journaled under `seq` (advice mode).
+  Result<ClientReply> applyProposal(uint64_t seq);
   // Sends a prepared Request (its id is overwritten) and waits for the reply. Any Error means
   // the connection is no longer usable.
   Result<ClientReply> call(capnp::MessageBuilder& request);

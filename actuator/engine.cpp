@@ -69,9 +69,11 @@ Engine::Engine(const policy::Policy& policy,
       foreign(backends.foreign),
       neigh(backends.neigh),
       staticKeys(backends.staticKeys),
-      routes(backends.routes) {
+      routes(backends.routes),
+      advice(bootId) {
   for (const auto& stored : journal.records()) {
     state.apply(stored.record);
+    advice.apply(stored.record);
   }
 }
 
@@ -286,6 +288,7 @@ Answer Engine::writeJournaled(const journal::Record& intent, const policy::Tunab
   Answer a;
   a.journalSeq = journal.append(outcome);
   state.apply(journal.records().back().record);
+  advice.apply(journal.records().back().record);
   a.count = intent.count;
   a.values = outcome.actual;
   a.error = outcome.error;
@@ -338,7 +341,7 @@ Answer Engine::setSysctl(const policy::SetSysctl& request, Peer peer) {
   if (auto answer = checkRate(request, info, *live)) {
     return *answer;
   }
-  return writeJournaled(intentFor(request, info, *live, peer), info);
+  return commit(intentFor(request, info, *live, peer), info);
 }
 
 std::optional<Answer> Engine::checkLive(const policy::SetSysctl& request,
@@ -384,6 +387,9 @@ std::optional<Answer> Engine::checkLive(const policy::SetSysctl& request,
 std::optional<Answer> Engine::checkRate(const policy::SetSysctl& request,
                                         const policy::TunableInfo& info,
                                         const Values& live) {
+  if (advise && applying == 0) {
+    return checkProposalRate(request, info, live);
+  }
   int64_t now = journal::monotonicNow();
   if (auto refusal = rate.check(*policy.find(request.tunable), info, now, request.netnsCookie)) {
     return refuse(proto::Status::REJECTED, *refusal, info.count, live);

@@ -12,6 +12,7 @@
 
 #include "boot_state.h"
 #include "host_routes.h"
+#include "journal_advice.h"
 #include "journal_file.h"
 #include "neigh_table_io.h"
 #include "netns_sysctls.h"
@@ -36,6 +37,7 @@ struct Answer {
   uint64_t journalSeq = 0;
   int32_t error = 0;
   uint64_t resumeEpoch = 0;  // filled by the server for every reply
+  bool advising = false;     // filled by the server for every reply
 };
 
 // reportOverride: someone else wrote a tunable (as the collector's sysctl hook saw it).
@@ -118,6 +120,15 @@ public:
   // left alone; a failing key backs off and is logged once. Returns the routes rewritten or
   // deleted.
   size_t followRoutes(int64_t nowNs, size_t lookups = FOLLOW_LOOKUPS_PER_TICK);
+  // Applies an open proposal of this boot (advice mode) as a setSysctl from `peer` carrying the
+  // proposal's values (expected = its `from`), through every check and the journal; refuses an
+  // unknown, applied or superseded id, and answers STALE when the live value left its `from`.
+  Answer applyProposal(uint64_t proposalSeq, Peer peer);
+  // Advice mode: a request that passes every check is journaled as a proposal, not written. One
+  // open proposal per key: the same request again is answered with it, a different one
+  // replaces it.
+  void setAdvise(bool on) { advise = on; }
+  bool advising() const { return advise; }
   // The actuator's own uid after its identity switch: the requester of routeFollow records.
   void setOwnUid(uid_t uid) { ownUid = uid; }
   bool paused() const { return isPaused; }
@@ -126,6 +137,18 @@ public:
 private:
   journal::Record baseRecord(proto::RecordKind kind) const;
   Answer writeJournaled(const journal::Record& intent, const policy::TunableInfo& info);
+  // The last step of a valid request: written (and for `bpftune apply` tied to its proposal) or,
+  // in advice mode, journaled as a proposal.
+  Answer commit(journal::Record intent, const policy::TunableInfo& info);
+  Answer propose(journal::Record proposal, const policy::TunableInfo& info);
+  Answer proposedAnswer(const journal::Record& proposal,
+                        const policy::TunableInfo& info,
+                        const std::string& how) const;
+  // Advice mode's rate: the open proposal answers a repeated request; a new proposal counts
+  // against its own limiter (nothing was written, so the write rate stays free for apply).
+  std::optional<Answer> checkProposalRate(const policy::SetSysctl& request,
+                                          const policy::TunableInfo& info,
+                                          const Values& live);
   Answer refuse(proto::Status status,
                 const policy::Refusal& refusal,
                 uint8_t count,
@@ -217,6 +240,10 @@ private:
   HostRoutes* routes;
   std::map<Key, int64_t> lastOverrideNs;  // journal at most one reported override per key per s
   bool isPaused = false;
+  bool advise = false;
+  uint64_t applying = 0;  // seq of the proposal applyProposal is applying (0: none)
+  journal::Advice advice;
+  policy::RateLimiter proposalRate;
   struct FollowBackoff {
     int64_t notBeforeNs = 0;
     int64_t delayNs = 0;

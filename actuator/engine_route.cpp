@@ -155,7 +155,7 @@ Answer Engine::setHostRoute(const policy::SetSysctl& request,
   if (alg == ALG_NONE) {
     intent.route.table = route->ourTable;
   }
-  return writeJournaled(intent, info);
+  return commit(intent, info);
 }
 
 // Deleting bpftune's own route never touches anyone else's (the key has our protocol and

@@ -148,6 +148,11 @@ int runActuator(const Options& options) {
             " (CAP_NET_ADMIN, CAP_SYS_ADMIN, seccomp KILL_PROCESS; rtnetlink sockets of other "
             "namespaces from the opener)");
   engine.setOwnUid(self.uid);
+  engine.setAdvise(options.advise);
+  if (options.advise) {
+    log::notice("advice mode: valid requests are journaled as proposals and nothing is written; "
+                "`bpftune advice` lists them, `bpftune apply ID` applies one");
+  }
   engine.recordStart(filter.digest());
   engine.recover();
   if (options.rollbackOnly) {

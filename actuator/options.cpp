@@ -14,6 +14,8 @@ const char* usageText() {
          "                         daemon on PATH instead of forking them (needs no root)\n"
          "  --serve-helpers        be that daemon: fork both helpers, hand them to the first\n"
          "                         peer of our uid on --helpers-socket, exit when they do\n"
+         "  --advise               advice mode: validate and journal each request as a\n"
+         "                         proposal, write nothing (`bpftune apply ID` applies one)\n"
          "  --rollback-only        recover, roll back every change of this boot, print, exit\n"
          "  --print-filter PATH    write the seccomp filter (PFC text) to PATH and exit\n"
          "  --help                 this text\n";
@@ -68,6 +70,10 @@ std::optional<Options> parseOptions(const std::vector<std::string>& args, std::s
     }
     if (arg == "--rollback-only") {
       o.rollbackOnly = true;
+      continue;
+    }
+    if (arg == "--advise") {
+      o.advise = true;
       continue;
     }
     if (arg == "--serve-helpers") {

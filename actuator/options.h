@@ -19,6 +19,7 @@ struct Options {
   std::string helpersSocket;
   bool serveHelpers = false;
   bool rollbackOnly = false;
+  bool advise = false;  // advice mode: journal valid requests as proposals, write nothing
   bool help = false;
   std::string printFilter;  // developer aid: write the seccomp PFC to this path and exit
 };

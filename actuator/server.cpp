@@ -175,6 +175,13 @@ Answer Server::dispatch(Connection& conn, const Decoded& request) {
         return rejected("reportLiveSwitch: not accepted on the admin socket");
       }
       return engine.reportLiveSwitch(request.liveSwitch, conn.peer);
+    case RequestKind::APPLY_PROPOSAL:
+      if (!conn.admin) {
+        return rejected("applyProposal: only accepted on the admin socket");
+      }
+      log::notice("apply of proposal " + std::to_string(request.proposalSeq) + " requested by " +
+                  peerText(conn.peer));
+      return engine.applyProposal(request.proposalSeq, conn.peer);
   }
   return rejected("request: unknown kind");
 }
@@ -232,10 +239,12 @@ bool Server::serveOne(Connection& conn, short revents) {
     log::notice("refused from " + peerText(conn.peer) + ": " + decoded.error().message);
     Answer refusal = rejected(decoded.error().message);
     refusal.resumeEpoch = engine.resumeEpoch();
+    refusal.advising = engine.advising();
     return reply(conn, 0, refusal);
   }
   Answer answer = dispatch(conn, *decoded);
   answer.resumeEpoch = engine.resumeEpoch();
+  answer.advising = engine.advising();
   logDecision(conn.peer, decoded->id, decoded->kind, answer);
   return reply(conn, decoded->id, answer);
 }

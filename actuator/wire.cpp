@@ -104,6 +104,10 @@ Result<Decoded> decodeChecked(const capnp::word* words, size_t bytes) {
       d.kind = RequestKind::REPORT_LIVE_SWITCH;
       d.liveSwitch = toPlain(root.getReportLiveSwitch());
       return d;
+    case proto::Request::APPLY_PROPOSAL:
+      d.kind = RequestKind::APPLY_PROPOSAL;
+      d.proposalSeq = root.getApplyProposal();
+      return d;
   }
   return makeError("request: unknown kind " + std::to_string(static_cast<unsigned>(root.which())));
 }
@@ -146,6 +150,7 @@ kj::Array<capnp::word> encodeReply(uint64_t id, const Answer& a) {
   reply.setJournalSeq(a.journalSeq);
   reply.setError(a.error);
   reply.setResumeEpoch(a.resumeEpoch);
+  reply.setAdvising(a.advising);
   return capnp::messageToFlatArray(message);
 }
 

@@ -24,7 +24,8 @@ enum class RequestKind {
   ROLLBACK,
   REPORT_OVERRIDE,
   RESUME,
-  REPORT_LIVE_SWITCH
+  REPORT_LIVE_SWITCH,
+  APPLY_PROPOSAL
 };
 
 struct ResumeArgs {
@@ -39,6 +40,7 @@ struct Decoded {
   ReportedOverride overrideReport;
   ResumeArgs resume;
   ReportedLiveSwitch liveSwitch;
+  uint64_t proposalSeq = 0;  // APPLY_PROPOSAL
 };
 
 // `bytes` bytes at `words` (word aligned). Every failure is an Error whose message starts with

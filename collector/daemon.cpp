@@ -66,6 +66,8 @@ std::string describeOutcome(const tuners::Proposal& p,
       ": " + actuator::statusName(reply.status);
   if (reply.status == proto::Status::OK) {
     line += " latency_us=" + std::to_string(latencyUs);
+  } else if (reply.status == proto::Status::PROPOSED) {
+    line += " id=" + std::to_string(reply.journalSeq) + " reason=\"" + reply.reason + "\"";
   } else {
     line += " reason=\"" + reply.reason + "\"";
     if (!reply.field.empty()) {
@@ -346,14 +348,17 @@ void Daemon::handleProposal(Slot& slot, const bpftune_event& event, tuners::Prop
     holdoff.applied(proposal.tuner, proposal.netnsCookie, proposal.tunable, proposal.host);
   } else {
     ++slot.status.refused[actuator::statusName(reply->status)];
-    if (reply->status == proto::Status::REJECTED || reply->status == proto::Status::FAILED) {
+    // A proposal (advice mode) waits like a refusal: the same event would only meet the same
+    // open proposal again until an administrator applies it.
+    if (reply->status == proto::Status::REJECTED || reply->status == proto::Status::FAILED ||
+        reply->status == proto::Status::PROPOSED) {
       holdoff.rejected(proposal.tuner, proposal.netnsCookie, proposal.tunable, now, proposal.host);
     }
   }
   slot.tuner->onResult(proposal, applied);
   slot.tuner->onReply(proposal, reply->status, liveValues(proposal, *reply));
   std::string line = describeOutcome(proposal, *reply, latencyUs);
-  if (applied) {
+  if (applied || reply->status == proto::Status::PROPOSED) {
     log::notice(line);
   } else {
     log::warning(line);
@@ -385,7 +390,7 @@ void Daemon::handleReply(Slot& slot,
   } else if (reply.status == proto::Status::GONE) {
     netnsGone(target, "the actuator found it gone (" + slot.status.name + ")");
   }
-  noteEpoch(reply.resumeEpoch);
+  noteReply(reply);
 }
 
 StatusSnapshot Daemon::snapshot() {
@@ -396,7 +401,9 @@ StatusSnapshot Daemon::snapshot() {
   s.learningRate = options.learningRate;
   s.homeNetnsCookie = homeCookie;
   s.freeBufferPages = freeBufferPages;
-  s.actuatorState = actuator.connected() ? "connected" : "disconnected: " + actuator.lastError();
+  s.actuatorState = actuator.connected()
+                        ? (actuatorAdvising ? "connected (advice mode)" : "connected")
+                        : "disconnected: " + actuator.lastError();
   s.actuatorSocket = options.socketPath;
   s.actuatorConnects = actuator.reconnects();
   s.ringbufEvents = ringbufEvents;

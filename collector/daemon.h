@@ -111,6 +111,8 @@ private:
   void handleSysctlWrite(const bpftune_event& event);
   void reportOverride(const Slot& slot, const bpftune_event& event, uint64_t target);
   void noteEpoch(uint64_t epoch);
+  // What every reply says about the actuator: its resume epoch and whether it is advising.
+  void noteReply(const actuator::ClientReply& reply);
   void pingForResume();
 
   Options options;
@@ -128,6 +130,9 @@ private:
   // The actuator answered PAUSED (an administrator rolled back): iterators that act wait until
   // the resume epoch changes.
   bool actuatorPaused = false;
+  // The actuator runs in advice mode (every reply says so): it writes nothing, so iterators that
+  // act in the kernel themselves (tcp_conn's live switch) do not run either.
+  bool actuatorAdvising = false;
   std::string lastStatus;
   bool statusErrorLogged = false;
   std::chrono::steady_clock::time_point lastStatusWrite{};

@@ -30,6 +30,10 @@ void Daemon::runIterator(Slot& slot, IteratorAction& action) {
     skip = "tuner stopped in this netns";
   } else if (!actuator.connected()) {
     skip = "actuator not connected";
+  } else if (netnsSummary.resumeEpoch.empty()) {
+    skip = "no answer from the actuator yet (advice mode unknown)";
+  } else if (actuatorAdvising) {
+    skip = "actuator in advice mode (nothing is changed until `bpftune apply`)";
   } else if (actuatorPaused) {
     skip = "actuator paused by a rollback (until `bpftune resume`)";
   } else if (holdoff.held(tuner, homeCookie, action.reportedAs(), monotonicNs())) {
@@ -81,7 +85,7 @@ void Daemon::reportLiveSwitch(Slot& slot, const bpftune_event& event) {
     holdoff.rejected(tuner, homeCookie, proto::TunableId::SOCKET_CONGCTL, now);
     log::warning(line + "; live switch paused");
   }
-  noteEpoch(reply->resumeEpoch);
+  noteReply(*reply);
 }
 
 }  // namespace bpftune::collector

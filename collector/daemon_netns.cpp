@@ -205,7 +205,17 @@ void Daemon::reportOverride(const Slot& slot, const bpftune_event& event, uint64
                  "); its compare-and-set will catch it");
     return;
   }
-  noteEpoch(reply->resumeEpoch);
+  noteReply(*reply);
+}
+
+void Daemon::noteReply(const actuator::ClientReply& reply) {
+  if (reply.advising != actuatorAdvising) {
+    log::notice(reply.advising ? "the actuator runs in advice mode: changes are proposed, not "
+                                 "made; live switches wait"
+                               : "the actuator left advice mode");
+  }
+  actuatorAdvising = reply.advising;
+  noteEpoch(reply.resumeEpoch);
 }
 
 // Every reply carries the actuator's resume epoch; a change means an administrator ran
@@ -232,7 +242,7 @@ void Daemon::pingForResume() {
   }
   auto reply = actuator.ping();
   if (reply) {
-    noteEpoch(reply->resumeEpoch);
+    noteReply(*reply);
   }
 }
 

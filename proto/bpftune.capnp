@@ -138,6 +138,8 @@ struct Request {
       tuner @26 :TunerId;
       netnsCookie @27 :UInt64;  # 0: every namespace (also lifts a pause left by rollback)
     }
+    applyProposal @42 :UInt64;  # admin socket only: apply the proposal journaled under this seq
+                                # (advice mode) through the same validation and journal
     reportLiveSwitch :group { # collector: its BPF iterator switched a live connection in place
       tuner @31 :TunerId;
       netnsCookie @32 :UInt64;
@@ -162,6 +164,7 @@ enum Status {
   failed @4;      # the write itself failed (errno in `error`), journaled as such
   paused @5;      # an administrator rolled back: no changes until `bpftune resume`
   gone @6;        # the network namespace no longer exists
+  proposed @7;    # advice mode: valid, journaled as a proposal (journalSeq: its id), not written
 }
 
 struct Reply {
@@ -177,6 +180,7 @@ struct Reply {
   journalSeq @9 :UInt64;  # sequence number of the OUTCOME record (0 when nothing was journaled)
   error @10 :Int32;       # errno of a failed write
   resumeEpoch @11 :UInt64;  # number of resume records this boot: a change means re-enable
+  advising @12 :Bool;       # the actuator runs in advice mode: it proposes and writes nothing
 }
 
 enum RecordKind {
@@ -187,6 +191,7 @@ enum RecordKind {
   override @4;   # someone else changed a managed tunable: bpftune leaves it alone
   resume @5;     # an administrator handed control back (the live value becomes the baseline)
   liveSwitch @6; # the collector switched a live connection's congestion control (socketCongctl)
+  proposal @7;   # advice mode: a valid change journaled instead of written; its seq is its id
 }
 
 enum OutcomeResult {
@@ -249,6 +254,8 @@ struct JournalRecord {
   socketRemotePort @44 :UInt16;
   socketRetransmits @45 :UInt32;
   socketSegsOut @46 :UInt32;
+  # intent/outcome of `bpftune apply`: the proposal record (seq) this change applies
+  proposalSeq @47 :UInt64;
 }
 
 enum OverrideSource {

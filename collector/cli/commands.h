@@ -14,5 +14,7 @@ int supportCommand(const Options& options);
 int summaryCommand(const Options& options);
 int exportCommand(const Options& options);
 int resumeCommand(const Options& options);
+int adviceCommand(const Options& options);
+int applyCommand(const Options& options);
 
 }  // namespace bpftune::cli

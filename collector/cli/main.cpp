@@ -41,6 +41,10 @@ int runCli(const std::vector<std::string>& args) {
       return bpftune::cli::exportCommand(*options);
     case Command::RESUME:
       return bpftune::cli::resumeCommand(*options);
+    case Command::ADVICE:
+      return bpftune::cli::adviceCommand(*options);
+    case Command::APPLY:
+      return bpftune::cli::applyCommand(*options);
     case Command::VERSION:
       std::cout << "bpftune " << BPFTUNE_VERSION << '\n';
       return 0;

@@ -18,6 +18,8 @@ const std::map<std::string_view, Command>& commandNames() {
       {"summary", Command::SUMMARY},
       {"export", Command::EXPORT},
       {"resume", Command::RESUME},
+      {"advice", Command::ADVICE},
+      {"apply", Command::APPLY},
       {"help", Command::HELP},
       {"--help", Command::HELP},
       {"-h", Command::HELP},
@@ -36,9 +38,10 @@ bool accepts(Command command, std::string_view flag) {
     case Command::RUN:
       return flag == "--learning-rate" || flag == "--rollback-on-exit" || flag == "--policy" ||
              flag == "--debug" || flag == "--user" || flag == "--collector-user" ||
-             flag == "--tuners";
+             flag == "--tuners" || flag == "--advise";
     case Command::STATUS:
     case Command::JOURNAL:
+    case Command::ADVICE:
       return flag == "--json";
     case Command::ROLLBACK:
       return flag == "--policy" || flag == "--user" || flag == "--collector-user";
@@ -63,6 +66,16 @@ Result<int> parseLearningRate(std::string_view text) {
   if (ec != std::errc() || end != text.data() + text.size() || value < 0 || value > 4) {
     return makeError("--learning-rate: expected an integer from 0 to 4, got '" + std::string(text) +
                      "'");
+  }
+  return value;
+}
+
+Result<uint64_t> parseProposalId(std::string_view text) {
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value == 0) {
+    return makeError("apply: '" + std::string(text) +
+                     "' is not a proposal id (a positive number from `bpftune advice`)");
   }
   return value;
 }
@@ -97,6 +110,8 @@ Status applyFlag(Options& options, std::string_view flag, const std::string& val
       return makeError("--netns: expected a namespace cookie or an `ip netns` name");
     }
     options.netns = value;
+  } else if (flag == "--advise") {
+    options.advise = true;
   } else if (flag == "--sysctl-d") {
     options.sysctlD = true;
   } else if (flag == "--tuners") {
@@ -129,6 +144,14 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
       options.tuner = std::string(arg);
       continue;
     }
+    if (options.command == Command::APPLY && !arg.starts_with("-")) {
+      auto id = parseProposalId(arg);
+      if (!id) {
+        return id.error();
+      }
+      options.proposalIds.push_back(*id);
+      continue;
+    }
     if (auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
       value = std::string(arg.substr(eq + 1));
       arg = arg.substr(0, eq);
@@ -149,6 +172,9 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
   if (options.command == Command::RESUME && options.tuner.empty()) {
     return makeError("resume: missing the tuner's name (e.g. bpftune resume tcp_buffer)");
   }
+  if (options.command == Command::APPLY && options.proposalIds.empty()) {
+    return makeError("apply: name the proposals to apply (ids from `bpftune advice`)");
+  }
   if (options.command == Command::EXPORT && !options.sysctlD) {
     return makeError("export: name the format (--sysctl-d)");
   }
@@ -165,6 +191,7 @@ const char* usageText() {
          "             --policy FILE  --user NAME (actuator, default bpftune)\n"
          "             --collector-user NAME (default bpftune-collector)\n"
          "             --tuners A,B,... (default: every tuner)\n"
+         "             --advise (advice mode: changes are proposed and journaled, not made)\n"
          "  status     what the collector is doing (--json for the raw status document)\n"
          "  journal    every journaled change (--json for one JSON object per line)\n"
          "  verify     check the journal's hash chain; names the first bad record\n"
@@ -176,6 +203,11 @@ const char* usageText() {
          "  resume TUNER [--netns COOKIE|NAME]\n"
          "             hand control back after an administrator's change (root); without\n"
          "             --netns: every namespace, and lifts the pause left by rollback\n"
+         "  advice     proposals of advice mode not applied yet: id, tuner, why, tunable,\n"
+         "             from -> to, namespace (--json for one JSON object per line)\n"
+         "  apply ID...\n"
+         "             apply chosen proposals through the actuator's checks and journal (root);\n"
+         "             refuses an unknown, applied, superseded or stale one, saying why\n"
          "  help, --version\n"
          "\n"
          "options of every command:\n"

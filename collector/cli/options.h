@@ -2,6 +2,7 @@
 // every usage error is unit-tested.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,8 @@ enum class Command {
   SUMMARY,
   EXPORT,
   RESUME,
+  ADVICE,
+  APPLY,
   HELP,
   VERSION
 };
@@ -50,6 +53,8 @@ struct Options {
   std::string tuner;     // resume: which tuner
   std::string netns;     // resume --netns: a cookie or an `ip netns` name (empty: every namespace)
   bool sysctlD = false;  // export --sysctl-d
+  bool advise = false;   // run --advise: the actuator proposes, writes nothing
+  std::vector<uint64_t> proposalIds;  // apply ID...: journal seqs of proposals
 };
 
 Result<Options> parseOptions(const std::vector<std::string>& args);

@@ -26,19 +26,23 @@ std::string binary(const Options& options, const char* name) {
 
 std::vector<std::string> actuatorArgs(const Options& options) {
   const Paths& p = options.paths;
-  return {binary(options, "bpftune-actuator"),
-          "--socket",
-          p.socket(),
-          "--admin-socket",
-          p.adminSocket(),
-          "--journal",
-          p.journal(),
-          "--policy",
-          resolvePolicy(p),
-          "--user",
-          options.actuatorUser,
-          "--collector-user",
-          options.collectorUser};
+  std::vector<std::string> args = {binary(options, "bpftune-actuator"),
+                                   "--socket",
+                                   p.socket(),
+                                   "--admin-socket",
+                                   p.adminSocket(),
+                                   "--journal",
+                                   p.journal(),
+                                   "--policy",
+                                   resolvePolicy(p),
+                                   "--user",
+                                   options.actuatorUser,
+                                   "--collector-user",
+                                   options.collectorUser};
+  if (options.advise) {
+    args.emplace_back("--advise");
+  }
+  return args;
 }
 
 std::vector<std::string> collectorArgs(const Options& options) {

@@ -55,7 +55,8 @@ std::string hostText(const HostAddress& host) {
   return host.empty() ? "" : " for " + host.text();
 }
 
-// Algorithms by name ("reno", "none": no route of bpftune's), everything else as numbers.
+}  // namespace
+
 std::string shownValues(proto::TunableId id, const journal::Values& values, uint8_t count) {
   const auto* info = policy::findTunable(id);
   if (info != nullptr && info->kind == policy::ValueKind::CONG_ALG) {
@@ -63,6 +64,8 @@ std::string shownValues(proto::TunableId id, const journal::Values& values, uint
   }
   return valuesText(values, count);
 }
+
+namespace {
 
 // Routes and live switches have no sysctl.d form.
 bool isSysctl(proto::TunableId id) {
@@ -124,6 +127,8 @@ BootView collect(const std::vector<journal::Record>& records, const journal::Boo
       case proto::RecordKind::LIVE_SWITCH:
         view.counts[{record.tuner, record.scenario, record.netnsCookie}]++;
         break;
+      case proto::RecordKind::PROPOSAL:
+        break;  // advice, not a change: `bpftune advice` lists them
       case proto::RecordKind::OVERRIDE:
         view.overrides.push_back({&record, false});
         if (auto it = view.changes.find(keyOf(record)); it != view.changes.end()) {

@@ -17,6 +17,8 @@ namespace bpftune::cli {
 // cookie -> `ip netns` name, for display only.
 using NetnsNames = std::map<uint64_t, std::string>;
 
+// Algorithms by name ("reno", "none": no route of bpftune's), everything else as numbers.
+std::string shownValues(proto::TunableId id, const journal::Values& values, uint8_t count);
 std::string summarizeJournal(const std::string& journalPath);
 // Every record of the journal, in order.
 Result<std::vector<journal::Record>> readRecords(const std::string& journalPath);

@@ -1,6 +1,8 @@
-// `bpftune summary` and `bpftune export --sysctl-d`: both read the journal (root-only).
+// `bpftune summary`, `bpftune export --sysctl-d` and `bpftune advice`: all read the journal
+// (root-only).
 #include <iostream>
 
+#include "advice.h"
 #include "commands.h"
 #include "journal_file.h"
 #include "netns_names.h"
@@ -27,7 +29,23 @@ int withJournal(const Options& options,
   return 0;
 }
 
+std::string adviceLines(const std::vector<journal::Record>& records,
+                        const journal::BootId& boot,
+                        const NetnsNames& names) {
+  return adviceText(records, boot, false, names);
+}
+
+std::string adviceJson(const std::vector<journal::Record>& records,
+                       const journal::BootId& boot,
+                       const NetnsNames& names) {
+  return adviceText(records, boot, true, names);
+}
+
 }  // namespace
+
+int adviceCommand(const Options& options) {
+  return withJournal(options, options.json ? &adviceJson : &adviceLines);
+}
 
 int summaryCommand(const Options& options) {
   return withJournal(options, &summarize);

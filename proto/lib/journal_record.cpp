@@ -162,6 +162,8 @@ std::string kindName(proto::RecordKind kind) {
       return "override";
     case proto::RecordKind::RESUME:
       return "resume";
+    case proto::RecordKind::PROPOSAL:
+      return "proposal";
     case proto::RecordKind::LIVE_SWITCH:
       return "liveSwitch";
   }
@@ -323,6 +325,7 @@ std::vector<uint8_t> encode(const Record& r) {
   }
   b.setOverrideSource(r.overrideSource);
   setHost(b, r);
+  b.setProposalSeq(r.proposalSeq);
   auto words = capnp::messageToFlatArray(message);
   auto bytes = words.asBytes();
   return {bytes.begin(), bytes.end()};
@@ -377,6 +380,7 @@ Result<Record> decode(const uint8_t* data, size_t size) {
     }
     r.writerComm = log::sanitize(std::string_view(comm.cStr(), comm.size()));
     r.overrideSource = in.getOverrideSource();
+    r.proposalSeq = in.getProposalSeq();
     if (auto hostRead = getHost(in, r); !hostRead) {
       return hostRead.error();
     }
@@ -420,7 +424,11 @@ std::string toText(const Record& r) {
            ",pid:" + std::to_string(r.requesterPid);
   }
   line += " " + valuesText(r, r.oldValues) + " -> " + valuesText(r, r.newValues);
-  if (r.kind != proto::RecordKind::INTENT && r.kind != proto::RecordKind::LIVE_SWITCH) {
+  if (r.proposalSeq != 0) {
+    line += " proposal=" + std::to_string(r.proposalSeq);
+  }
+  if (r.kind != proto::RecordKind::INTENT && r.kind != proto::RecordKind::LIVE_SWITCH &&
+      r.kind != proto::RecordKind::PROPOSAL) {
     line += " intent=" + std::to_string(r.intentSeq) + " result=" + resultName(r.result);
     line += " actual=" + valuesText(r, r.actual);
     if (r.error != 0) {
@@ -474,13 +482,16 @@ std::string toJson(const Record& r) {
     j.number("actual", valuesJson(r.actual, r.count));
     return j.finish();
   }
+  if (r.proposalSeq != 0) {
+    j.number("proposalSeq", std::to_string(r.proposalSeq));
+  }
   if (r.kind == proto::RecordKind::LIVE_SWITCH) {
     if (r.error != 0) {
       j.number("error", std::to_string(r.error));  // outside the policy (EPERM, ERANGE, EBUSY)
     }
     return j.finish();
   }
-  if (r.kind != proto::RecordKind::INTENT) {
+  if (r.kind != proto::RecordKind::INTENT && r.kind != proto::RecordKind::PROPOSAL) {
     j.number("intentSeq", std::to_string(r.intentSeq));
     j.text("result", resultName(r.result));
     j.number("error", std::to_string(r.error));

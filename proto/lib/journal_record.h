@@ -63,9 +63,10 @@ struct Record {
   uint32_t writerUid = 0;
   std::string writerComm;  // override records: sanitized, at most 16 bytes
   proto::OverrideSource overrideSource = proto::OverrideSource::NONE;
-  HostAddress host;    // routeCongctl, socketCongctl: the remote host (empty otherwise)
-  RouteNexthop route;  // routeCongctl
-  LiveSocket socket;   // socketCongctl
+  HostAddress host;          // routeCongctl, socketCongctl: the remote host (empty otherwise)
+  RouteNexthop route;        // routeCongctl
+  LiveSocket socket;         // socketCongctl
+  uint64_t proposalSeq = 0;  // intent/outcome of `bpftune apply`: the proposal it applies
 
   bool operator==(const Record& other) const = default;
 };

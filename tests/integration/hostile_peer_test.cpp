@@ -277,6 +277,20 @@ TEST_F(HostilePeer, AcceptsAValidChangeFromTheCollector) {
   EXPECT_EQ(liveRmem()[2], base[2] + base[2] / 8);
 }
 
+// Only the administrator applies proposals: the collector asking for one is refused by kind,
+// before any journal lookup.
+TEST_F(HostilePeer, RefusesApplyProposalFromTheCollector) {
+  capnp::MallocMessageBuilder message;
+  message.initRoot<Request>().setApplyProposal(1);
+  auto reply = exchange(fd, message);
+  ASSERT_TRUE(reply.received) << actuator.log();
+  EXPECT_EQ(reply.status, Status::REJECTED);
+  EXPECT_NE(reply.reason.find("only accepted on the admin socket"), std::string::npos)
+      << reply.reason;
+  EXPECT_EQ(liveRmem(), base);
+  expectStillServing();
+}
+
 TEST_F(HostilePeer, RefusesAnotherUid) {
   for (uid_t other : {static_cast<uid_t>(0), uidOf("nobody")}) {
     int intruder = connectAs(actuator.socket, other);

@@ -123,7 +123,7 @@ start_actuator() {
   rm -f "$RUN_DIR/actuator.sock" "$RUN_DIR/admin.sock"
   $(daemon_ns) "$ACTUATOR" --socket "$RUN_DIR/actuator.sock" --admin-socket "$RUN_DIR/admin.sock" \
     --journal "$JOURNAL" --policy "${POLICY:-$SOURCE_DIR/policy/default.policy}" \
-    >>"$WORK/actuator.log" 2>&1 &
+    ${ACTUATOR_OPTIONS:-} >>"$WORK/actuator.log" 2>&1 &
   ACT_PID=$!
   for _ in $(seq 1 100); do
     [ -S "$RUN_DIR/admin.sock" ] && [ -S "$RUN_DIR/actuator.sock" ] && return 0

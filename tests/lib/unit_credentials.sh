@@ -4,7 +4,7 @@
 # source tree) and tests/package/deb_test.sh (the installed units).
 # A UNIT argument is a path, or a bare file name looked up in $UNIT_DIR.
 # Read: User=, Group=, SupplementaryGroups=, CapabilityBoundingSet=, AmbientCapabilities=,
-# NoNewPrivileges=, ExecStart=. Not replayed: the mount sandbox (ProtectSystem= & co.) and
+# NoNewPrivileges=, ExecStart=, EnvironmentFile=. Not replayed: the mount sandbox (ProtectSystem= & co.) and
 # systemd's syscall filter.
 
 unit_file() {
@@ -79,5 +79,18 @@ exec_start() {
     return 1
     ;;
   esac
-  echo "$cmd"
+  # $NAME words as systemd expands them: from the unit's EnvironmentFile= when that exists (a
+  # '-' prefix makes it optional), split into words; unset, a $NAME word is no word at all.
+  local env_file word out=""
+  env_file=$(unit_get "$1" EnvironmentFile)
+  env_file=${env_file#-}
+  for word in $cmd; do
+    if [[ $word =~ ^\$([A-Za-z_][A-Za-z0-9_]*)$ ]]; then
+      [ -n "$env_file" ] && [ -r "$env_file" ] &&
+        out="$out $(sed -n "s/^${BASH_REMATCH[1]}=//p" "$env_file" | tail -n 1)"
+      continue
+    fi
+    out="$out $word"
+  done
+  echo "${out# }"
 }

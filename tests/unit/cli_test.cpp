@@ -1,6 +1,9 @@
 // The admin CLI's pure parts: argument parsing (every usage error) and the journal summary.
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
+#include "advice.h"
 #include "options.h"
 #include "summary.h"
 
@@ -221,6 +224,70 @@ TEST(Summary, RoutesArePerHostWithAlgorithmNamesAndNoSysctlD) {
 
 TEST(Summary, SaysWhenThereWereNoChanges) {
   EXPECT_NE(summarize({}, journal::BootId{}).find("no changes"), std::string::npos);
+}
+
+TEST(CliOptions, AdviseAdviceAndApply) {
+  auto run = parse({"run", "--advise"});
+  ASSERT_TRUE(run) << run.error().message;
+  EXPECT_TRUE(run->advise);
+  EXPECT_FALSE(parse({"run"})->advise);
+  auto advice = parse({"advice", "--json"});
+  ASSERT_TRUE(advice) << advice.error().message;
+  EXPECT_EQ(advice->command, Command::ADVICE);
+  EXPECT_TRUE(advice->json);
+  auto apply = parse({"apply", "12", "40"});
+  ASSERT_TRUE(apply) << apply.error().message;
+  EXPECT_EQ(apply->command, Command::APPLY);
+  EXPECT_EQ(apply->proposalIds, (std::vector<uint64_t>{12, 40}));
+  for (const auto& bad : std::vector<std::vector<std::string>>{{"apply"},
+                                                               {"apply", "0"},
+                                                               {"apply", "x1"},
+                                                               {"apply", "-3"},
+                                                               {"apply", "12", "--json"},
+                                                               {"advice", "7"},
+                                                               {"status", "--advise"}}) {
+    EXPECT_FALSE(parse(bad)) << bad[0] << " " << (bad.size() > 1 ? bad[1] : "");
+  }
+  EXPECT_NE(parse({"apply", "x1"}).error().message.find("not a proposal id"), std::string::npos);
+}
+
+journal::Record proposal(uint64_t seq, journal::Values newValues, uint64_t netns = 7) {
+  journal::Record record = intent(seq, {4096, 131072, 131072}, newValues);
+  record.kind = proto::RecordKind::PROPOSAL;
+  record.netnsCookie = netns;
+  return record;
+}
+
+TEST(Advice, ListsOpenProposalsOnly) {
+  journal::Record applied = outcome(5, 4, {4096, 131072, 150000});
+  applied.proposalSeq = 1;
+  applied.netnsCookie = 9;
+  applied.tunable = proto::TunableId::TCP_RMEM;
+  std::vector<journal::Record> records = {
+      proposal(1, {4096, 131072, 150000}, 9),  // applied below
+      proposal(2, {4096, 131072, 163840}),     // superseded by 3
+      proposal(3, {4096, 131072, 160000}),
+      intent(4, {4096, 131072, 131072}, {4096, 131072, 150000}),
+      applied,
+  };
+  std::string text = adviceText(records, journal::BootId{}, false, {{7, "blue"}});
+  EXPECT_EQ(text.find("id 1:"), std::string::npos) << text;
+  EXPECT_EQ(text.find("id 2:"), std::string::npos) << text;
+  EXPECT_NE(text.find("id 3: tcp_buffer net.ipv4.tcp_rmem 4096 131072 131072 -> 4096 131072 "
+                      "160000 in netns 7 (blue)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("why: need to increase TCP buffer size(s) (sockets run near"),
+            std::string::npos)
+      << text;
+  std::string json = adviceText(records, journal::BootId{}, true);
+  EXPECT_EQ(std::count(json.begin(), json.end(), '\n'), 1) << json;
+  EXPECT_NE(json.find("\"kind\":\"proposal\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"seq\":3"), std::string::npos) << json;
+  // Another boot's proposals are not advice for this one.
+  journal::BootId other{};
+  other[0] = 1;
+  EXPECT_NE(adviceText(records, other, false).find("no open proposals"), std::string::npos);
 }
 
 }  // namespace

@@ -115,6 +115,16 @@ TEST(Decode, PingAndRollback) {
   EXPECT_EQ(decodeRequest(r.data(), r.size() * 8)->kind, RequestKind::ROLLBACK);
 }
 
+TEST(Decode, ApplyProposal) {
+  capnp::MallocMessageBuilder apply;
+  apply.initRoot<proto::Request>().setApplyProposal(1234);
+  auto w = encoded(apply);
+  auto d = decodeRequest(w.data(), w.size() * 8);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(d->kind, RequestKind::APPLY_PROPOSAL);
+  EXPECT_EQ(d->proposalSeq, 1234U);
+}
+
 TEST(Decode, EmptyOddAndOversized) {
   std::vector<capnp::word> words(600);
   EXPECT_EQ(decodeError(words, 0), "request: empty datagram");
@@ -214,6 +224,7 @@ TEST(Reply, EncodesEveryField) {
   a.values = {1, 2, 3};
   a.journalSeq = 12;
   a.error = 5;
+  a.advising = true;
   auto words = encodeReply(4, a);
   capnp::FlatArrayMessageReader reader(words.asPtr());
   auto r = reader.getRoot<proto::Reply>();
@@ -225,6 +236,7 @@ TEST(Reply, EncodesEveryField) {
   EXPECT_EQ(r.getValue2(), 3);
   EXPECT_EQ(r.getJournalSeq(), 12U);
   EXPECT_EQ(r.getError(), 5);
+  EXPECT_TRUE(r.getAdvising());
 }
 
 std::vector<capnp::word> replyMessage(proto::Status status, const char* field, const char* reason) {
@@ -280,11 +292,11 @@ TEST(ClientReply, EmptyAndOversizedAreErrors) {
 
 TEST(ClientReply, UnknownStatusIsError) {
   auto words = replyMessage(
-      static_cast<proto::Status>(static_cast<uint16_t>(proto::Status::GONE) + 1), "", "");
+      static_cast<proto::Status>(static_cast<uint16_t>(proto::Status::PROPOSED) + 1), "", "");
   auto info = decodeReply(kj::arrayPtr(words.data(), words.size()));
   ASSERT_FALSE(info.ok());
   EXPECT_NE(info.error().message.find("unknown status"), std::string::npos);
-  words = replyMessage(proto::Status::GONE, "", "");
+  words = replyMessage(proto::Status::PROPOSED, "", "");
   EXPECT_TRUE(decodeReply(kj::arrayPtr(words.data(), words.size())).ok());
 }
 
@@ -292,6 +304,7 @@ TEST(ClientReply, StatusNames) {
   EXPECT_EQ(statusName(proto::Status::OK), "ok");
   EXPECT_EQ(statusName(proto::Status::OVERRIDDEN), "overridden");
   EXPECT_EQ(statusName(proto::Status::PAUSED), "paused");
+  EXPECT_EQ(statusName(proto::Status::PROPOSED), "proposed");
 }
 
 }  // namespace

@@ -444,5 +444,24 @@ TEST(TcpBufferTuner, StaleMemoryEventBelowLiveThresholdsProposesNothing) {
       tuner->onEvent(memEvent(TCP_BUFFER_EV_MEM_PRESSURE, 150000), world.current()).empty());
 }
 
+// Advice mode: the actuator writes nothing and answers PROPOSED, so the collector keeps reading
+// the same live value. A tuner that keeps seeing the limit hit must then propose the same step
+// every time (which the actuator answers with its one open proposal), never a bigger one.
+TEST_P(TcpBufferTunerAtRate, UnappliedProposalsDoNotRunAway) {
+  std::vector<Proposal> seen;
+  for (int i = 0; i < 20; ++i) {
+    auto out = tuner->onEvent(event(TCP_BUFFER_EV_RMEM_NEAR_MAX, 6291456), world.current());
+    ASSERT_EQ(out.size(), 1u) << "event " << i;
+    tuner->onResult(out[0], false);
+    tuner->onReply(out[0], proto::Status::PROPOSED, world.rmem);
+    seen.push_back(out[0]);
+  }
+  for (const Proposal& p : seen) {
+    EXPECT_EQ(p.oldValues, world.rmem);
+    EXPECT_EQ(p.newValues, seen.front().newValues);
+  }
+  EXPECT_EQ(seen.front().newValues, triple(4096, 131072, 6291456 + step(6291456)));
+}
+
 }  // namespace
 }  // namespace bpftune::tuners

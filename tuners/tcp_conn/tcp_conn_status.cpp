@@ -7,8 +7,8 @@
 namespace bpftune::tuners::tcp_conn {
 namespace {
 
-constexpr std::array<std::string_view, 7> STATUS_NAMES = {
-    "ok", "rejected", "overridden", "stale", "failed", "paused", "gone"};
+constexpr std::array<std::string_view, 8> STATUS_NAMES = {
+    "ok", "rejected", "overridden", "stale", "failed", "paused", "gone", "proposed"};
 
 // Every string here is an algorithm name or inet_ntop text; escaped anyway, so a future caller
 // cannot break the document.

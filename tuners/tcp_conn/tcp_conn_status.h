@@ -25,7 +25,7 @@ struct Totals {
   uint64_t select = 0;
   uint64_t loss = 0;
   uint64_t timedOut = 0;              // proposals given up without an answer
-  std::array<uint64_t, 7> replies{};  // by proto::Status
+  std::array<uint64_t, 8> replies{};  // by proto::Status
   uint64_t repliesUnknownHost = 0;    // answers for a host no longer in the table
 };
 

@@ -533,6 +533,12 @@ void TcpConnTuner::onReply(const Proposal& proposal,
     case Status::PAUSED:
       host->quietUntilNs = now + cfg.refusalHoldoffNs;
       break;
+    case Status::PROPOSED:
+      // Advice mode: nothing changed, so the route stays what it is and the host waits like
+      // after a refusal (the actuator keeps one proposal per host and refreshes it).
+      setRoute(*host, liveRoute.value_or(host->route));
+      host->quietUntilNs = now + cfg.refusalHoldoffNs;
+      break;
     default:
       break;
   }
