@@ -14,5 +14,6 @@ int supportCommand(const Options& options);
 int summaryCommand(const Options& options);
 int exportCommand(const Options& options);
 int resumeCommand(const Options& options);
+int tunablesCommand(const Options& options);
 
 }  // namespace bpftune::cli

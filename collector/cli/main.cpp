@@ -41,6 +41,8 @@ int runCli(const std::vector<std::string>& args) {
       return bpftune::cli::exportCommand(*options);
     case Command::RESUME:
       return bpftune::cli::resumeCommand(*options);
+    case Command::TUNABLES:
+      return bpftune::cli::tunablesCommand(*options);
     case Command::VERSION:
       std::cout << "bpftune " << BPFTUNE_VERSION << '\n';
       return 0;

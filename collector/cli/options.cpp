@@ -18,6 +18,7 @@ const std::map<std::string_view, Command>& commandNames() {
       {"summary", Command::SUMMARY},
       {"export", Command::EXPORT},
       {"resume", Command::RESUME},
+      {"tunables", Command::TUNABLES},
       {"help", Command::HELP},
       {"--help", Command::HELP},
       {"-h", Command::HELP},
@@ -36,8 +37,9 @@ bool accepts(Command command, std::string_view flag) {
     case Command::RUN:
       return flag == "--learning-rate" || flag == "--rollback-on-exit" || flag == "--policy" ||
              flag == "--debug" || flag == "--user" || flag == "--collector-user" ||
-             flag == "--tuners";
+             flag == "--tuners" || flag == "--metrics-file";
     case Command::STATUS:
+    case Command::TUNABLES:
     case Command::JOURNAL:
       return flag == "--json";
     case Command::ROLLBACK:
@@ -54,7 +56,8 @@ bool accepts(Command command, std::string_view flag) {
 bool takesValue(std::string_view flag) {
   return flag == "--run-dir" || flag == "--state-dir" || flag == "--bin-dir" ||
          flag == "--learning-rate" || flag == "--policy" || flag == "--user" ||
-         flag == "--collector-user" || flag == "--netns" || flag == "--tuners";
+         flag == "--collector-user" || flag == "--netns" || flag == "--tuners" ||
+         flag == "--metrics-file";
 }
 
 Result<int> parseLearningRate(std::string_view text) {
@@ -99,11 +102,14 @@ Status applyFlag(Options& options, std::string_view flag, const std::string& val
     options.netns = value;
   } else if (flag == "--sysctl-d") {
     options.sysctlD = true;
+  } else if (flag == "--metrics-file") {
+    options.metricsFile = value;
   } else if (flag == "--tuners") {
     // Checked by the collector, which knows the tuners (a usage error there stops `run`).
     options.tuners = value;
   }
-  if ((flag == "--run-dir" || flag == "--state-dir" || flag == "--policy" || flag == "--bin-dir") &&
+  if ((flag == "--run-dir" || flag == "--state-dir" || flag == "--policy" || flag == "--bin-dir" ||
+       flag == "--metrics-file") &&
       (value.empty() || value[0] != '/')) {
     return makeError(std::string(flag) + ": expected an absolute path, got '" + value + "'");
   }
@@ -165,7 +171,11 @@ const char* usageText() {
          "             --policy FILE  --user NAME (actuator, default bpftune)\n"
          "             --collector-user NAME (default bpftune-collector)\n"
          "             --tuners A,B,... (default: every tuner)\n"
-         "  status     what the collector is doing (--json for the raw status document)\n"
+         "             --metrics-file FILE (Prometheus text file, default\n"
+         "             RUN_DIR/collector/bpftune.prom)\n"
+         "  status     what the collector is doing (--json: the status document, with\n"
+         "             upstream's jstatus keys)\n"
+         "  tunables   what each tuner may change (--json: upstream's jtunables shape)\n"
          "  journal    every journaled change (--json for one JSON object per line)\n"
          "  verify     check the journal's hash chain; names the first bad record\n"
          "  rollback   restore every value bpftune changed in this boot (root)\n"

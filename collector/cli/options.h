@@ -20,6 +20,7 @@ enum class Command {
   SUMMARY,
   EXPORT,
   RESUME,
+  TUNABLES,
   HELP,
   VERSION
 };
@@ -34,6 +35,7 @@ struct Paths {
   std::string adminSocket() const { return runDir + "/admin.sock"; }
   std::string collectorDir() const { return runDir + "/collector"; }
   std::string statusFile() const { return collectorDir() + "/status.json"; }
+  std::string metricsFile() const { return collectorDir() + "/bpftune.prom"; }
   std::string journal() const { return stateDir + "/journal"; }
 };
 
@@ -50,6 +52,7 @@ struct Options {
   std::string tuner;     // resume: which tuner
   std::string netns;     // resume --netns: a cookie or an `ip netns` name (empty: every namespace)
   bool sysctlD = false;  // export --sysctl-d
+  std::string metricsFile;  // run --metrics-file (empty: paths.metricsFile())
 };
 
 Result<Options> parseOptions(const std::vector<std::string>& args);
