@@ -15,6 +15,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "../../collector/cli/options.h"
+#include "../../collector/options.h"
 #include "prom_check.h"
 #include "query_json.h"
 #include "status.h"
@@ -275,6 +277,26 @@ TEST(TunablesJson, UpstreamJtunablesShapeForEveryTuner) {
       EXPECT_TRUE(info["num_values"].is_number_unsigned()) << name;
     }
   }
+}
+
+TEST(MetricsOptions, CollectorAndCliFlags) {
+  auto collectorOptions = collector::parseOptions({"--metrics-file", "/run/x/bpftune.prom"});
+  ASSERT_TRUE(collectorOptions);
+  EXPECT_EQ(collectorOptions->metricsPath, "/run/x/bpftune.prom");
+  EXPECT_TRUE(collector::parseOptions({}).value().metricsPath.empty());  // off unless asked
+  EXPECT_FALSE(collector::parseOptions({"--metrics-file", ""}));
+
+  auto run = cli::parseOptions({"run", "--metrics-file", "/srv/prom/bpftune.prom"});
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->metricsFile, "/srv/prom/bpftune.prom");
+  EXPECT_EQ(cli::parseOptions({"run"}).value().paths.metricsFile(),
+            "/run/bpftune/collector/bpftune.prom");
+  EXPECT_FALSE(cli::parseOptions({"run", "--metrics-file", "relative.prom"}));
+  EXPECT_FALSE(cli::parseOptions({"status", "--metrics-file", "/x.prom"}));
+  auto tunables = cli::parseOptions({"tunables", "--json"});
+  ASSERT_TRUE(tunables);
+  EXPECT_EQ(tunables->command, cli::Command::TUNABLES);
+  EXPECT_TRUE(tunables->json);
 }
 
 }  // namespace
