@@ -10,6 +10,7 @@
 
 #include "live_switch.h"
 #include "log.h"
+#include "metrics.h"
 #include "privileges.h"
 #include "proc_counters.h"
 #include "system_info.h"
@@ -255,6 +256,7 @@ bool Daemon::readCurrent(Slot& slot, const bpftune_event& event, tuners::Current
       return false;
     }
     current.sysctls[id] = values.pick(event.netns_cookie, id, *fromEvent, event.ts_ns);
+    foreignValues[{id, event.netns_cookie}] = current.sysctls[id];
   }
   return true;
 }
@@ -332,6 +334,7 @@ void Daemon::handleProposal(Slot& slot, const bpftune_event& event, tuners::Prop
     return;
   }
   ++slot.status.proposals;
+  const uint64_t sentNs = monotonicNs();
   auto reply = actuator.call(proposal);
   if (!reply) {
     ++slot.status.droppedDisconnected;
@@ -341,13 +344,21 @@ void Daemon::handleProposal(Slot& slot, const bpftune_event& event, tuners::Prop
   }
   uint64_t now = monotonicNs();
   uint64_t latencyUs = now > event.ts_ns ? (now - event.ts_ns) / 1000 : 0;
+  slot.status.roundTrip.observe((now - sentNs) / 1000);
+  metricsDirty = true;
   bool applied = reply->status == proto::Status::OK;
   if (applied) {
     ++slot.status.applied;
     slot.status.latency.add(latencyUs);
+    slot.status.changeLatency.observe(latencyUs);
+    ++slot.status.appliedByScenario[std::string(policy::scenarioName(proposal.scenario))];
     holdoff.applied(proposal.tuner, proposal.netnsCookie, proposal.tunable, proposal.host);
   } else {
     ++slot.status.refused[actuator::statusName(reply->status)];
+    if (reply->status != proto::Status::PROPOSED) {  // a proposal is not a refusal
+      ++slot.status
+            .refusedBy[refusalKey(actuator::statusName(reply->status), reply->field, reply->reason)];
+    }
     // A proposal (advice mode) waits like a refusal: the same event would only meet the same
     // open proposal again until an administrator applies it.
     if (reply->status == proto::Status::REJECTED || reply->status == proto::Status::FAILED ||
@@ -374,10 +385,15 @@ void Daemon::handleReply(Slot& slot,
   const uint64_t target = proposal.netnsCookie;
   // The value cache holds one value per (netns, tunable): a per-host value is the tuner's.
   if (!policy::isPerHost(proposal.tunable)) {
-    if (auto live = liveValues(proposal, reply)) {
+    std::optional<tuners::Values> live = liveValues(proposal, reply);
+    if (!live && reply.status == proto::Status::OK) {
+      live = proposal.newValues;
+    }
+    if (live) {
       values.learn(target, proposal.tunable, *live, monotonicNs());
-    } else if (reply.status == proto::Status::OK) {
-      values.learn(target, proposal.tunable, proposal.newValues, monotonicNs());
+      if (target != homeCookie && reply.status != proto::Status::GONE) {
+        foreignValues[{proposal.tunable, target}] = *live;
+      }
     }
   }
   if (reply.status == proto::Status::PAUSED) {
@@ -443,28 +459,77 @@ StatusSnapshot Daemon::snapshot() {
     renderedVersion = namespaces.version();
   }
   s.namespacesJson = renderedNamespaces;
+  s.values = currentValues();
   return s;
 }
 
-void Daemon::writeStatus(bool force) {
+// Numeric tunables only: a per-host route's algorithm has no /proc/sys value and one series per
+// remote host would be unbounded.
+std::vector<TunableValue> Daemon::currentValues() const {
+  std::vector<TunableValue> out;
+  for (const Slot& slot : slots) {
+    for (proto::TunableId id : slot.tuner->tunables()) {
+      const policy::TunableInfo* info = policy::findTunable(id);
+      if (info == nullptr || policy::isPerHost(id) || info->kind == policy::ValueKind::CONG_ALG) {
+        continue;
+      }
+      auto add = [&](uint64_t cookie, const tuners::Values& v) {
+        out.push_back(
+            {slot.status.name,
+             std::string(info->name),
+             cookie,
+             std::vector<int64_t>(v.v.begin(), v.v.begin() + std::min<size_t>(v.count, 3))});
+      };
+      if (auto home = readTunable(id)) {
+        add(homeCookie, *home);
+      }
+      for (auto it = foreignValues.lower_bound({id, 0});
+           it != foreignValues.end() && it->first.first == id;
+           ++it) {
+        add(it->first.second, it->second);
+      }
+    }
+  }
+  return out;
+}
+
+void Daemon::writeOutputs(bool final) {
   auto now = std::chrono::steady_clock::now();
-  if (!force && now - lastStatusWrite < STATUS_PERIOD) {
+  const bool statusDue = final || now - lastStatusWrite >= STATUS_PERIOD;
+  const bool metricsDue = !options.metricsPath.empty() && (statusDue || metricsDirty);
+  if (!statusDue && !metricsDue) {
     return;
   }
-  lastStatusWrite = now;
-  std::string text = renderStatusJson(snapshot());
-  if (text == lastStatus) {
+  StatusSnapshot s = snapshot();
+  if (statusDue) {
+    lastStatusWrite = now;
+    writeIfChanged(options.statusPath, renderStatusJson(s), lastStatus, statusErrorLogged, {});
+  }
+  if (metricsDue) {
+    metricsDirty = false;
+    // node_exporter runs as its own user: the file is world-readable whatever the umask (it
+    // holds nothing the status file does not).
+    writeIfChanged(options.metricsPath, renderPrometheus(s), lastMetrics, metricsErrorLogged, 0644);
+  }
+}
+
+void Daemon::writeIfChanged(const std::string& path,
+                            std::string text,
+                            std::string& last,
+                            bool& errorLogged,
+                            std::optional<mode_t> mode) {
+  if (text == last) {
     return;
   }
-  auto written = writeFileAtomic(options.statusPath, text);
+  auto written = writeFileAtomic(path, text, mode);
   if (!written) {
-    if (!statusErrorLogged) {
-      log::error("cannot write the status file: " + describe(written.error()));
-      statusErrorLogged = true;
+    if (!errorLogged) {
+      log::error("cannot write " + log::sanitize(path) + ": " + describe(written.error()));
+      errorLogged = true;
     }
     return;
   }
-  lastStatus = std::move(text);
+  last = std::move(text);
 }
 
 int Daemon::run(const std::atomic<bool>& stop) {
@@ -485,9 +550,9 @@ int Daemon::run(const std::atomic<bool>& stop) {
     runIterators();
     pollNamespaces(false);
     pingForResume();
-    writeStatus(false);
+    writeOutputs(false);
   }
-  writeStatus(true);
+  writeOutputs(true);
   return 0;
 }
 

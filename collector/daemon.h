@@ -94,7 +94,14 @@ private:
   // "/proc/self/net" at home, "/proc/<pid>/net" of a process in the namespace, "" if none known.
   std::string procNetDir(uint64_t cookie) const;
   StatusSnapshot snapshot();
-  void writeStatus(bool force);
+  std::vector<TunableValue> currentValues() const;
+  // The status file on its period, the metrics file then and after each reply; final: both now.
+  void writeOutputs(bool final);
+  void writeIfChanged(const std::string& path,
+                      std::string text,
+                      std::string& last,
+                      bool& errorLogged,
+                      std::optional<mode_t> mode);
 
   // Iterators that act in the kernel and the journaling of what they did (daemon_iterator.cpp).
   void runIterators();
@@ -135,6 +142,12 @@ private:
   bool actuatorAdvising = false;
   std::string lastStatus;
   bool statusErrorLogged = false;
+  std::string lastMetrics;
+  bool metricsErrorLogged = false;
+  bool metricsDirty = false;  // a reply came: write the metrics file at the end of this round
+  // Per-netns tunables of other namespaces as last seen (events, replies), for the metrics and
+  // the status's "values"; the home namespace is read from /proc/sys at render time.
+  std::map<std::pair<proto::TunableId, uint64_t>, tuners::Values> foreignValues;
   std::chrono::steady_clock::time_point lastStatusWrite{};
 
   std::unique_ptr<NetnsWatch> netnsWatch;

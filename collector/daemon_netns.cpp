@@ -128,6 +128,8 @@ void Daemon::netnsGone(uint64_t cookie, const std::string& why) {
   }
   namespaces.markGone(cookie);
   netnsWatch->forget(cookie);
+  std::erase_if(foreignValues,
+                [cookie](const auto& entry) { return entry.first.second == cookie; });
   ++netnsSummary.disappeared;
   log::info("netns: gone " + netnsLabel(cookie) + ": " + why + "; every tuner stops there");
   for (uint64_t forgotten : namespaces.takeForgotten()) {

@@ -56,7 +56,7 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
       continue;
     }
     if (arg != "--socket" && arg != "--status" && arg != "--user" && arg != "--actuator-user" &&
-        arg != "--learning-rate" && arg != "--tuners") {
+        arg != "--learning-rate" && arg != "--tuners" && arg != "--metrics-file") {
       return makeError("unknown option '" + arg + "'");
     }
     if (i + 1 >= args.size() || args[i + 1].empty()) {
@@ -67,6 +67,8 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
       options.socketPath = value;
     } else if (arg == "--status") {
       options.statusPath = value;
+    } else if (arg == "--metrics-file") {
+      options.metricsPath = value;
     } else if (arg == "--user") {
       options.user = value;
     } else if (arg == "--actuator-user") {
@@ -92,6 +94,8 @@ std::string usageText() {
   return "usage: bpftune-collector [options]\n"
          "  --socket PATH         actuator socket (default /run/bpftune/actuator.sock)\n"
          "  --status PATH         status file (default /run/bpftune/status.json)\n"
+         "  --metrics-file PATH   Prometheus text file for node_exporter's textfile collector\n"
+         "                        (written atomically; default: none)\n"
          "  --user NAME           user to run as after loading BPF (default bpftune-collector)\n"
          "  --actuator-user NAME  the actuator's user: its sysctl writes are not overrides\n"
          "                        (default bpftune)\n"

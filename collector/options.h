@@ -11,6 +11,7 @@ namespace bpftune::collector {
 struct Options {
   std::string socketPath = "/run/bpftune/actuator.sock";
   std::string statusPath = "/run/bpftune/status.json";
+  std::string metricsPath;  // Prometheus textfile (.prom); empty: none written
   std::string user = "bpftune-collector";
   std::string actuatorUser = "bpftune";  // its sysctl writes are bpftune's own, not overrides
   int learningRate = 4;

@@ -1,6 +1,7 @@
 #include "status.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -75,6 +76,17 @@ void renderObject(std::ostringstream& out, const ObjectStatus& o) {
   }
   out << "], \"events_sent\": " << o.events.sent << ", \"events_deduped\": " << o.events.deduped
       << ", \"events_lost\": " << o.events.lost << "}";
+}
+
+void renderValue(std::ostringstream& out, const TunableValue& v) {
+  out << "    {\"tuner\": " << quoted(v.tuner) << ", \"tunable\": " << quoted(v.tunable)
+      << ", \"netns\": " << v.netns << ", \"values\": [";
+  const char* sep = "";
+  for (int64_t value : v.values) {
+    out << sep << value;
+    sep = ", ";
+  }
+  out << "]}";
 }
 
 template <typename T, typename F>
@@ -171,15 +183,22 @@ std::string renderStatusJson(const StatusSnapshot& s) {
   out << ",\n  \"namespaces\": " << (s.namespacesJson.empty() ? "[]" : s.namespacesJson);
   out << ",\n  \"bpf\": ";
   renderList(out, s.objects, renderObject);
+  out << ",\n  \"values\": ";
+  renderList(out, s.values, renderValue);
   out << "\n}\n";
   return out.str();
 }
 
-Status writeFileAtomic(const std::string& path, const std::string& content) {
+Status writeFileAtomic(const std::string& path,
+                       const std::string& content,
+                       std::optional<mode_t> mode) {
   std::string tmp = path + ".tmp";
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
   if (!fd.valid()) {
     return makeError("open " + tmp, errno);
+  }
+  if (mode && ::fchmod(fd.get(), *mode) != 0) {
+    return makeError("fchmod " + tmp, errno);
   }
   size_t done = 0;
   while (done < content.size()) {

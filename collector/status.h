@@ -4,9 +4,13 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "bpf_object.h"
@@ -23,6 +27,48 @@ struct LatencyStats {
   uint64_t sumUs = 0;
   void add(uint64_t us);
   uint64_t avgUs() const { return count == 0 ? 0 : sumUs / count; }
+};
+
+// Cumulative-on-render histogram of durations (Prometheus buckets, seconds).
+struct Histogram {
+  // Upper bounds in microseconds: 100 us .. 10 s; the last bucket (+Inf) is implicit.
+  static constexpr std::array<uint64_t, 14> BOUNDS_US = {100,
+                                                         250,
+                                                         500,
+                                                         1000,
+                                                         2500,
+                                                         5000,
+                                                         10000,
+                                                         25000,
+                                                         50000,
+                                                         100000,
+                                                         250000,
+                                                         1000000,
+                                                         2500000,
+                                                         10000000};
+  std::array<uint64_t, BOUNDS_US.size()> buckets{};  // per bucket, not cumulative
+  uint64_t count = 0;
+  uint64_t sumUs = 0;
+  void observe(uint64_t us);
+};
+
+// Why a request was refused, reduced to a bounded set of label values (metrics).
+struct RefusalKey {
+  std::string status;  // actuator::statusName
+  std::string field;   // the wire field the actuator named ("new2", "tunable"), "none" or "other"
+  std::string bound;   // min, max, order, step, rate, identity, none
+  bool operator<(const RefusalKey& other) const {
+    return std::tie(status, field, bound) < std::tie(other.status, other.field, other.bound);
+  }
+};
+RefusalKey refusalKey(std::string_view status, std::string_view field, std::string_view reason);
+
+// A tunable's value in one namespace as the collector last knew it.
+struct TunableValue {
+  std::string tuner;
+  std::string tunable;  // dotted sysctl name
+  uint64_t netns = 0;   // cookie
+  std::vector<int64_t> values;
 };
 
 // A tuner's iterator that acts in the kernel (IteratorAction): what it did and what the journal
@@ -52,6 +98,11 @@ struct TunerStatus {
   uint64_t heldBack = 0;        // proposals not sent: the same one was refused moments ago
   uint64_t adminOverrides = 0;  // writes by others to a tunable it manages
   LatencyStats latency;
+  // Metrics only (the status JSON keeps its summary fields above).
+  std::map<std::string, uint64_t> appliedByScenario;  // scenario name -> applied changes
+  std::map<RefusalKey, uint64_t> refusedBy;
+  Histogram roundTrip;      // every actuator request, send to reply
+  Histogram changeLatency;  // BPF event to applied change (the `latency` above, bucketed)
   bool hasIterator = false;
   IteratorStatus iterator;
   std::string stateJson;  // Tuner::statusJson(): the tuner's learned state ("" when none)
@@ -94,6 +145,7 @@ struct StatusSnapshot {
   NetnsSummary netns;
   std::string namespacesJson;  // renderNamespacesJson
   std::vector<ObjectStatus> objects;
+  std::vector<TunableValue> values;  // home namespace read at render time, others as last seen
 };
 
 std::string renderStatusJson(const StatusSnapshot& status);
@@ -103,8 +155,11 @@ std::string renderNamespacesJson(
     const std::vector<std::pair<proto::TunerId, std::string>>& tunerNames);
 std::string jsonEscape(std::string_view text);
 
-// Writes path.tmp, fsyncs it and renames it over path.
-Status writeFileAtomic(const std::string& path, const std::string& content);
+// Writes path.tmp, fsyncs it and renames it over path. `mode`, when given, is set on the file
+// regardless of the umask (the metrics file is read by node_exporter's user).
+Status writeFileAtomic(const std::string& path,
+                       const std::string& content,
+                       std::optional<mode_t> mode = std::nullopt);
 
 // CapEff line of /proc/self/status, e.g. "000000c000000000".
 std::string readCapEff();

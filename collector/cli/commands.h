@@ -16,5 +16,6 @@ int exportCommand(const Options& options);
 int resumeCommand(const Options& options);
 int adviceCommand(const Options& options);
 int applyCommand(const Options& options);
+int tunablesCommand(const Options& options);
 
 }  // namespace bpftune::cli

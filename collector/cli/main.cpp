@@ -45,6 +45,8 @@ int runCli(const std::vector<std::string>& args) {
       return bpftune::cli::adviceCommand(*options);
     case Command::APPLY:
       return bpftune::cli::applyCommand(*options);
+    case Command::TUNABLES:
+      return bpftune::cli::tunablesCommand(*options);
     case Command::VERSION:
       std::cout << "bpftune " << BPFTUNE_VERSION << '\n';
       return 0;

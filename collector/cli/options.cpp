@@ -19,7 +19,7 @@ const std::map<std::string_view, Command>& commandNames() {
       {"export", Command::EXPORT},
       {"resume", Command::RESUME},
       {"advice", Command::ADVICE},
-      {"apply", Command::APPLY},
+      {"tunables", Command::TUNABLES},
       {"help", Command::HELP},
       {"--help", Command::HELP},
       {"-h", Command::HELP},
@@ -38,8 +38,9 @@ bool accepts(Command command, std::string_view flag) {
     case Command::RUN:
       return flag == "--learning-rate" || flag == "--rollback-on-exit" || flag == "--policy" ||
              flag == "--debug" || flag == "--user" || flag == "--collector-user" ||
-             flag == "--tuners" || flag == "--advise";
+             flag == "--tuners" || flag == "--advise" || flag == "--metrics-file";
     case Command::STATUS:
+    case Command::TUNABLES:
     case Command::JOURNAL:
     case Command::ADVICE:
       return flag == "--json";
@@ -57,7 +58,8 @@ bool accepts(Command command, std::string_view flag) {
 bool takesValue(std::string_view flag) {
   return flag == "--run-dir" || flag == "--state-dir" || flag == "--bin-dir" ||
          flag == "--learning-rate" || flag == "--policy" || flag == "--user" ||
-         flag == "--collector-user" || flag == "--netns" || flag == "--tuners";
+         flag == "--collector-user" || flag == "--netns" || flag == "--tuners" ||
+         flag == "--metrics-file";
 }
 
 Result<int> parseLearningRate(std::string_view text) {
@@ -114,11 +116,14 @@ Status applyFlag(Options& options, std::string_view flag, const std::string& val
     options.advise = true;
   } else if (flag == "--sysctl-d") {
     options.sysctlD = true;
+  } else if (flag == "--metrics-file") {
+    options.metricsFile = value;
   } else if (flag == "--tuners") {
     // Checked by the collector, which knows the tuners (a usage error there stops `run`).
     options.tuners = value;
   }
-  if ((flag == "--run-dir" || flag == "--state-dir" || flag == "--policy" || flag == "--bin-dir") &&
+  if ((flag == "--run-dir" || flag == "--state-dir" || flag == "--policy" || flag == "--bin-dir" ||
+       flag == "--metrics-file") &&
       (value.empty() || value[0] != '/')) {
     return makeError(std::string(flag) + ": expected an absolute path, got '" + value + "'");
   }
@@ -192,7 +197,11 @@ const char* usageText() {
          "             --collector-user NAME (default bpftune-collector)\n"
          "             --tuners A,B,... (default: every tuner)\n"
          "             --advise (advice mode: changes are proposed and journaled, not made)\n"
-         "  status     what the collector is doing (--json for the raw status document)\n"
+         "             --metrics-file FILE (Prometheus text file, default\n"
+         "             RUN_DIR/collector/bpftune.prom)\n"
+         "  status     what the collector is doing (--json: the status document, with\n"
+         "             upstream's jstatus keys)\n"
+         "  tunables   what each tuner may change (--json: upstream's jtunables shape)\n"
          "  journal    every journaled change (--json for one JSON object per line)\n"
          "  verify     check the journal's hash chain; names the first bad record\n"
          "  rollback   restore every value bpftune changed in this boot (root)\n"

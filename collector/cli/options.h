@@ -23,6 +23,7 @@ enum class Command {
   RESUME,
   ADVICE,
   APPLY,
+  TUNABLES,
   HELP,
   VERSION
 };
@@ -37,6 +38,7 @@ struct Paths {
   std::string adminSocket() const { return runDir + "/admin.sock"; }
   std::string collectorDir() const { return runDir + "/collector"; }
   std::string statusFile() const { return collectorDir() + "/status.json"; }
+  std::string metricsFile() const { return collectorDir() + "/bpftune.prom"; }
   std::string journal() const { return stateDir + "/journal"; }
 };
 
@@ -55,6 +57,7 @@ struct Options {
   bool sysctlD = false;  // export --sysctl-d
   bool advise = false;   // run --advise: the actuator proposes, writes nothing
   std::vector<uint64_t> proposalIds;  // apply ID...: journal seqs of proposals
+  std::string metricsFile;  // run --metrics-file (empty: paths.metricsFile())
 };
 
 Result<Options> parseOptions(const std::vector<std::string>& args);

@@ -51,6 +51,9 @@ std::vector<std::string> collectorArgs(const Options& options) {
                                    options.paths.socket(),
                                    "--status",
                                    options.paths.statusFile(),
+                                   "--metrics-file",
+                                   options.metricsFile.empty() ? options.paths.metricsFile()
+                                                               : options.metricsFile,
                                    "--user",
                                    options.collectorUser,
                                    "--learning-rate",

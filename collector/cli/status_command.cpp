@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "query_json.h"
 
 namespace bpftune::cli {
 namespace {
@@ -104,7 +105,7 @@ int statusCommand(const Options& options) {
     return 1;
   }
   if (options.json) {
-    std::cout << status.dump(2) << '\n';
+    std::cout << statusWithUpstreamKeys(status).dump(2) << '\n';
     return 0;
   }
   if (auto warning = staleness(path, status); !warning.empty()) {

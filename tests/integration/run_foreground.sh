@@ -29,6 +29,10 @@ for _ in $(seq 1 100); do [ -f "$STATUS" ] && break; sleep 0.1; done
 "$BPFTUNE" status --run-dir "$RUN_DIR" >"$WORK/status.txt" || fail "bpftune status failed"
 "$BPFTUNE" status --run-dir "$RUN_DIR" --json | python3 -c 'import json,sys; json.load(sys.stdin)' ||
   fail "bpftune status --json is not JSON"
+# `bpftune run` passes the collector its default metrics file.
+for _ in $(seq 1 30); do [ -f "$RUN_DIR/collector/bpftune.prom" ] && break; sleep 0.1; done
+"$PROM_CHECK" "$RUN_DIR/collector/bpftune.prom" bpftune_ >/dev/null ||
+  fail "bpftune run: no valid metrics file at $RUN_DIR/collector/bpftune.prom"
 
 ACT=$(pgrep -P "$RUN_PID" -f bpftune-actuator)
 kill -9 "$ACT"
