@@ -38,8 +38,11 @@ bool accepts(Command command, std::string_view flag) {
              flag == "--debug" || flag == "--user" || flag == "--collector-user" ||
              flag == "--tuners";
     case Command::STATUS:
-    case Command::JOURNAL:
       return flag == "--json";
+    case Command::JOURNAL:
+      return flag == "--json" || flag == "--since" || flag == "--tuner" || flag == "--netns";
+    case Command::VERIFY:
+      return flag == "--head";
     case Command::ROLLBACK:
       return flag == "--policy" || flag == "--user" || flag == "--collector-user";
     case Command::RESUME:
@@ -54,7 +57,8 @@ bool accepts(Command command, std::string_view flag) {
 bool takesValue(std::string_view flag) {
   return flag == "--run-dir" || flag == "--state-dir" || flag == "--bin-dir" ||
          flag == "--learning-rate" || flag == "--policy" || flag == "--user" ||
-         flag == "--collector-user" || flag == "--netns" || flag == "--tuners";
+         flag == "--collector-user" || flag == "--netns" || flag == "--tuners" ||
+         flag == "--since" || flag == "--tuner";
 }
 
 Result<int> parseLearningRate(std::string_view text) {
@@ -97,6 +101,20 @@ Status applyFlag(Options& options, std::string_view flag, const std::string& val
       return makeError("--netns: expected a namespace cookie or an `ip netns` name");
     }
     options.netns = value;
+  } else if (flag == "--since") {
+    auto since = parseSince(value, journal::realtimeNow());
+    if (!since) {
+      return since.error();
+    }
+    options.journalFilter.sinceNs = *since;
+  } else if (flag == "--tuner") {
+    auto tuner = parseTunerFilter(value);
+    if (!tuner) {
+      return tuner.error();
+    }
+    options.journalFilter.tuner = *tuner;
+  } else if (flag == "--head") {
+    options.head = true;
   } else if (flag == "--sysctl-d") {
     options.sysctlD = true;
   } else if (flag == "--tuners") {
@@ -167,7 +185,10 @@ const char* usageText() {
          "             --tuners A,B,... (default: every tuner)\n"
          "  status     what the collector is doing (--json for the raw status document)\n"
          "  journal    every journaled change (--json for one JSON object per line)\n"
+         "             --since 10m|@SECONDS|2026-01-31T08:00Z  --tuner NAME\n"
+         "             --netns COOKIE|NAME (changed in, or caused by, that namespace)\n"
          "  verify     check the journal's hash chain; names the first bad record\n"
+         "             --head: also print the chain head (seq and SHA-256) to anchor elsewhere\n"
          "  rollback   restore every value bpftune changed in this boot (root)\n"
          "  support    which kernel hooks and features work here, and why not\n"
          "  summary    per tuner, scenario and namespace: what changed, old -> new, overrides\n"

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "journal_filter.h"
 #include "result.h"
 
 namespace bpftune::cli {
@@ -50,6 +51,9 @@ struct Options {
   std::string tuner;     // resume: which tuner
   std::string netns;     // resume --netns: a cookie or an `ip netns` name (empty: every namespace)
   bool sysctlD = false;  // export --sysctl-d
+  // journal --since/--tuner (checked when parsed); its --netns is resolved by the command.
+  JournalFilter journalFilter;
+  bool head = false;  // verify --head: print the chain head
 };
 
 Result<Options> parseOptions(const std::vector<std::string>& args);
