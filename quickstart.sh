@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(cmake make g++ clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
-  capnproto libcapnp-dev libssl-dev libseccomp-dev seccomp libcap-ng-dev libnl-3-dev
+  capnproto libcapnp-dev libssl-dev libseccomp-dev seccomp libsystemd-dev libcap-ng-dev libnl-3-dev
   libnl-route-3-dev libgtest-dev nlohmann-json3-dev clang-format iperf3 iproute2 iputils-ping python3 procps
   passwd util-linux systemd scdoc man-db
   selinux-policy-dev selinux-policy-default checkpolicy semodule-utils setools)

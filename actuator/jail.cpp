@@ -48,7 +48,27 @@ Status rule(scmp_filter_ctx ctx, int syscall, unsigned count, const scmp_arg_cmp
   return Ok{};
 }
 
-Status addRules(scmp_filter_ctx ctx, int sysnetFd) {
+// The audit copy to journald (actuator/audit_sink.cpp): sd_journal_sendv is one sendmsg on the
+// socket libsystemd made before the jail, and on no other descriptor (no SCM_RIGHTS elsewhere).
+// When journald's queue refuses the datagram (ENOBUFS, EAGAIN, EMSGSIZE), libsystemd retries
+// through a memfd: it reads its thread name (prctl PR_GET_NAME, measured with strace
+// -e inject=sendmsg:error=ENOBUFS), then memfd_create, which fails here with EPERM, so the copy is
+// lost (warned about, counted) instead of the actuator being killed.
+Status addJournaldRules(scmp_filter_ctx ctx, int journaldFd) {
+  const scmp_arg_cmp sendmsgArgs[] = {
+      scmp_arg_cmp{0, SCMP_CMP_EQ, static_cast<scmp_datum_t>(journaldFd), 0}};
+  const scmp_arg_cmp prctlArgs[] = {scmp_arg_cmp{0, SCMP_CMP_EQ, PR_GET_NAME, 0}};
+  for (auto s :
+       {rule(ctx, SCMP_SYS(sendmsg), 1, sendmsgArgs), rule(ctx, SCMP_SYS(prctl), 1, prctlArgs)}) {
+    if (!s) {
+      return s;
+    }
+  }
+  int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(memfd_create), 0);
+  return rc == 0 ? Status(Ok{}) : Status(makeError("seccomp_rule_add memfd_create", -rc));
+}
+
+Status addRules(scmp_filter_ctx ctx, int sysnetFd, int journaldFd) {
   for (int syscall : PLAIN_ALLOWED) {
     if (auto s = rule(ctx, syscall, 0, nullptr); !s) {
       return s;
@@ -73,7 +93,7 @@ Status addRules(scmp_filter_ctx ctx, int sysnetFd) {
       return s;
     }
   }
-  return Ok{};
+  return journaldFd >= 0 ? addJournaldRules(ctx, journaldFd) : Status(Ok{});
 }
 
 // Measured by running the opener under strace against mounted and process-only namespaces,
@@ -259,8 +279,9 @@ Result<SeccompFilter> SeccompFilter::fromRules(const std::function<Status(scmp_f
   return filter;
 }
 
-Result<SeccompFilter> SeccompFilter::build(int sysnetFd) {
-  return fromRules([sysnetFd](scmp_filter_ctx ctx) { return addRules(ctx, sysnetFd); });
+Result<SeccompFilter> SeccompFilter::build(int sysnetFd, int journaldFd) {
+  return fromRules(
+      [sysnetFd, journaldFd](scmp_filter_ctx ctx) { return addRules(ctx, sysnetFd, journaldFd); });
 }
 
 Result<SeccompFilter> SeccompFilter::buildOpener() {

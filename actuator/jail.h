@@ -18,8 +18,9 @@ namespace bpftune::actuator {
 
 class SeccompFilter {
 public:
-  // sysnetFd: the only directory openat may be relative to.
-  static Result<SeccompFilter> build(int sysnetFd);
+  // sysnetFd: the only directory openat may be relative to. journaldFd: libsystemd's journal
+  // socket, the only descriptor sendmsg may use (-1: no journald, no sendmsg).
+  static Result<SeccompFilter> build(int sysnetFd, int journaldFd = -1);
   // The netns opener's filter: find (mountinfo, /proc, NS_GET_ID), setns into network
   // namespaces only, open without creating, create NETLINK_ROUTE sockets (strict checking) for
   // the privileged writer, talk over its two socketpairs.

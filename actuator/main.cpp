@@ -18,6 +18,7 @@
 
 #include <kj/exception.h>
 
+#include "audit_sink.h"
 #include "engine.h"
 #include "helpers.h"
 #include "jail.h"
@@ -132,9 +133,12 @@ int runActuator(const Options& options) {
   check(ensureParent(
       options.journalPath, 0700, root ? std::optional<Account>(Account{0, 0}) : std::nullopt));
   journal::Writer journal = orDie(journal::Writer::open(options.journalPath));
+  // Before the filter: it admits sendmsg on journald's socket, made here, and nothing else new.
+  AuditSink audit = AuditSink::open(options.journalPath);
+  journal.setMirror([&audit](const journal::StoredRecord& stored) { audit.emit(stored); });
   journal::BootId bootId = orDie(journal::readBootId());
   uint64_t cookie = orDie(ownNetnsCookie());
-  SeccompFilter filter = orDie(SeccompFilter::build(sysnet.get()));
+  SeccompFilter filter = orDie(SeccompFilter::build(sysnet.get(), audit.journaldFd()));
   Engine engine(policy,
                 journal,
                 sysnet.get(),

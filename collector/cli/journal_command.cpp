@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "journal_file.h"
+#include "netns_names.h"
 
 namespace bpftune::cli {
 namespace {
@@ -19,10 +20,37 @@ bool journalExists(const std::string& path) {
   return true;
 }
 
+// --netns names an `ip netns` namespace or gives its cookie; a name must exist now.
+Result<JournalFilter> completeFilter(const Options& options) {
+  JournalFilter filter = options.journalFilter;
+  if (!options.netns.empty()) {
+    auto cookie = netnsCookieFromArg(options.netns);
+    if (!cookie) {
+      return cookie.error();
+    }
+    filter.netnsCookie = *cookie;
+  }
+  return filter;
+}
+
+void printHead(const journal::VerifyReport& report) {
+  if (report.headSeq == 0) {
+    std::cout << "head: none (empty journal)\n";
+    return;
+  }
+  std::cout << "head: seq=" << report.headSeq
+            << " sha256=" << journal::hex(report.headHash.data(), report.headHash.size()) << '\n';
+}
+
 }  // namespace
 
 int journalCommand(const Options& options) {
   const std::string path = options.paths.journal();
+  auto filter = completeFilter(options);
+  if (!filter) {
+    std::cerr << "bpftune: " << filter.error().message << '\n';
+    return 2;
+  }
   if (!journalExists(path)) {
     return 1;
   }
@@ -32,6 +60,9 @@ int journalCommand(const Options& options) {
     return 1;
   }
   for (const auto& stored : journal->records) {
+    if (!filter->matches(stored.record)) {
+      continue;
+    }
     std::cout << (options.json ? journal::toJson(stored.record) : journal::toText(stored.record))
               << '\n';
   }
@@ -58,6 +89,9 @@ int verifyCommand(const Options& options) {
     std::cout << " (" << report.message << ")";
   }
   std::cout << '\n';
+  if (options.head) {
+    printHead(report);
+  }
   return 0;
 }
 

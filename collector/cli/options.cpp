@@ -41,9 +41,12 @@ bool accepts(Command command, std::string_view flag) {
              flag == "--tuners" || flag == "--advise" || flag == "--metrics-file";
     case Command::STATUS:
     case Command::TUNABLES:
-    case Command::JOURNAL:
     case Command::ADVICE:
       return flag == "--json";
+    case Command::JOURNAL:
+      return flag == "--json" || flag == "--since" || flag == "--tuner" || flag == "--netns";
+    case Command::VERIFY:
+      return flag == "--head";
     case Command::ROLLBACK:
       return flag == "--policy" || flag == "--user" || flag == "--collector-user";
     case Command::RESUME:
@@ -59,7 +62,7 @@ bool takesValue(std::string_view flag) {
   return flag == "--run-dir" || flag == "--state-dir" || flag == "--bin-dir" ||
          flag == "--learning-rate" || flag == "--policy" || flag == "--user" ||
          flag == "--collector-user" || flag == "--netns" || flag == "--tuners" ||
-         flag == "--metrics-file";
+         flag == "--metrics-file" || flag == "--since" || flag == "--tuner";
 }
 
 Result<int> parseLearningRate(std::string_view text) {
@@ -114,6 +117,20 @@ Status applyFlag(Options& options, std::string_view flag, const std::string& val
     options.netns = value;
   } else if (flag == "--advise") {
     options.advise = true;
+  } else if (flag == "--since") {
+    auto since = parseSince(value, journal::realtimeNow());
+    if (!since) {
+      return since.error();
+    }
+    options.journalFilter.sinceNs = *since;
+  } else if (flag == "--tuner") {
+    auto tuner = parseTunerFilter(value);
+    if (!tuner) {
+      return tuner.error();
+    }
+    options.journalFilter.tuner = *tuner;
+  } else if (flag == "--head") {
+    options.head = true;
   } else if (flag == "--sysctl-d") {
     options.sysctlD = true;
   } else if (flag == "--metrics-file") {
@@ -203,7 +220,10 @@ const char* usageText() {
          "             upstream's jstatus keys)\n"
          "  tunables   what each tuner may change (--json: upstream's jtunables shape)\n"
          "  journal    every journaled change (--json for one JSON object per line)\n"
+         "             --since 10m|@SECONDS|2026-01-31T08:00Z  --tuner NAME\n"
+         "             --netns COOKIE|NAME (changed in, or caused by, that namespace)\n"
          "  verify     check the journal's hash chain; names the first bad record\n"
+         "             --head: also print the chain head (seq and SHA-256) to anchor elsewhere\n"
          "  rollback   restore every value bpftune changed in this boot (root)\n"
          "  support    which kernel hooks and features work here, and why not\n"
          "  summary    per tuner, scenario and namespace: what changed, old -> new, overrides\n"

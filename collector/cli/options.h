@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "journal_filter.h"
 #include "result.h"
 
 namespace bpftune::cli {
@@ -58,6 +59,9 @@ struct Options {
   bool advise = false;   // run --advise: the actuator proposes, writes nothing
   std::vector<uint64_t> proposalIds;  // apply ID...: journal seqs of proposals
   std::string metricsFile;  // run --metrics-file (empty: paths.metricsFile())
+  // journal --since/--tuner (checked when parsed); its --netns is resolved by the command.
+  JournalFilter journalFilter;
+  bool head = false;  // verify --head: print the chain head
 };
 
 Result<Options> parseOptions(const std::vector<std::string>& args);

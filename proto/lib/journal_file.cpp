@@ -268,8 +268,12 @@ VerifyReport verify(const std::string& path) {
     r.message = describe(bytes.error());
     return r;
   }
-  ReadResult ignored;
-  VerifyReport r = scan(*bytes, ignored);
+  ReadResult scanned;
+  VerifyReport r = scan(*bytes, scanned);
+  if (r.ok && !scanned.records.empty()) {
+    r.headSeq = scanned.records.back().record.seq;
+    r.headHash = scanned.lastHash;
+  }
   if (r.problem == Problem::NONE) {
     r.message = "ok: " + std::to_string(r.records) + " records, chain intact";
   }
@@ -392,6 +396,9 @@ uint64_t Writer::append(Record record) {
   stored.push_back(StoredRecord{record, length, hash});
   length += frame.size();
   head = hash;
+  if (mirror) {
+    mirror(stored.back());
+  }
   return nextSeq++;
 }
 

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,9 @@ struct VerifyReport {
   uint64_t offset = 0;   // byte offset of the frame concerned
   uint64_t records = 0;  // whole records checked before the problem
   std::string message;   // names the record (seq, offset) and what is wrong
+  // Chain head when ok (after a torn tail: the last whole record); 0 and zeros when empty.
+  uint64_t headSeq = 0;
+  Hash headHash{};
 };
 
 // Checks frames, seq order and the hash chain of an in-memory journal image. Stops at the
@@ -77,6 +81,11 @@ public:
   static Result<Writer> open(const std::string& path);
 
   uint64_t append(Record record);  // sets seq, returns it
+  // Called with each record once it is durable, e.g. to copy it to journald; never before the
+  // fdatasync, so nothing reaches an operator's log that the journal could lose.
+  void setMirror(std::function<void(const StoredRecord&)> mirror) {
+    this->mirror = std::move(mirror);
+  }
   const std::vector<StoredRecord>& records() const { return stored; }
   int fd() const { return file.get(); }
 
@@ -87,6 +96,7 @@ private:
   uint64_t nextSeq = 1;
   uint64_t length = 0;
   Hash head{};
+  std::function<void(const StoredRecord&)> mirror;
 };
 
 std::string problemName(Problem problem);

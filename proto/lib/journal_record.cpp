@@ -293,6 +293,22 @@ void hostJson(JsonObject& j, const Record& r) {
 
 }  // namespace
 
+std::string recordKindName(proto::RecordKind kind) {
+  return kindName(kind);
+}
+std::string outcomeName(proto::OutcomeResult result) {
+  return resultName(result);
+}
+std::string tunableName(proto::TunableId id) {
+  return tunableText(id);
+}
+std::string recordValuesText(const Record& record, const Values& values) {
+  return valuesText(record, values);
+}
+bool recordHasScenario(proto::RecordKind kind) {
+  return hasScenario(kind);
+}
+
 std::vector<uint8_t> encode(const Record& r) {
   capnp::MallocMessageBuilder message;
   auto b = message.initRoot<proto::JournalRecord>();

@@ -81,6 +81,15 @@ std::string toText(const Record& record);
 // One JSON object (no trailing newline).
 std::string toJson(const Record& record);
 
+// Stable names, as `bpftune journal` prints them (and the journald fields carry them).
+std::string recordKindName(proto::RecordKind kind);
+std::string outcomeName(proto::OutcomeResult result);
+std::string tunableName(proto::TunableId id);
+// Values by count; congestion-control algorithms by name.
+std::string recordValuesText(const Record& record, const Values& values);
+// Overrides and resumes are an administrator's acts: they carry no scenario.
+bool recordHasScenario(proto::RecordKind kind);
+
 // The current boot id from /proc/sys/kernel/random/boot_id.
 Result<BootId> readBootId();
 Result<BootId> parseBootId(const std::string& text);
