@@ -64,6 +64,9 @@ void addChange(Fields& f, const journal::Record& r) {
   f.add("BPFTUNE_NEW", journal::recordValuesText(r, r.newValues));
   f.add("BPFTUNE_REQUESTER_UID", uint64_t{r.requesterUid});
   f.add("BPFTUNE_REQUESTER_PID", int64_t{r.requesterPid});
+  if (r.proposalSeq != 0) {  // an intent or outcome applying an advice-mode proposal
+    f.add("BPFTUNE_PROPOSAL_SEQ", r.proposalSeq);
+  }
 }
 
 void addKindSpecific(Fields& f, const journal::Record& r) {
@@ -102,6 +105,8 @@ std::string_view messageIdFor(const journal::Record& record) {
       return message_id::RESUME;
     case RecordKind::LIVE_SWITCH:
       return message_id::LIVE_SWITCH;
+    case RecordKind::PROPOSAL:
+      return message_id::PROPOSAL;
   }
   return message_id::INTENT;  // unreachable: decode refuses unknown enum values
 }

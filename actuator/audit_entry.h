@@ -30,6 +30,8 @@ constexpr std::string_view RECOVERED = "b27f10968f5f4e4ba417442a077282ed";
 constexpr std::string_view OVERRIDE = "70366a98965d49f78d37bee3e7330289";
 constexpr std::string_view RESUME = "74fd499ed6ff4c92af369de35d37dfcb";
 constexpr std::string_view LIVE_SWITCH = "6faa97cb0b08466a9c35c2c8c06f559a";
+constexpr std::string_view PROPOSAL =
+    "841998fc0d5a4e9fa68257d0735361dd";  // advice mode: proposed, not applied
 // Not a record: the actuator announcing where its audit trail goes (sent once at start).
 constexpr std::string_view AUDIT_STARTED = "5a5520b6654e4479ad9d8cd2b674e546";
 }  // namespace message_id

@@ -356,8 +356,8 @@ void Daemon::handleProposal(Slot& slot, const bpftune_event& event, tuners::Prop
   } else {
     ++slot.status.refused[actuator::statusName(reply->status)];
     if (reply->status != proto::Status::PROPOSED) {  // a proposal is not a refusal
-      ++slot.status
-            .refusedBy[refusalKey(actuator::statusName(reply->status), reply->field, reply->reason)];
+      ++slot.status.refusedBy[refusalKey(
+          actuator::statusName(reply->status), reply->field, reply->reason)];
     }
     // A proposal (advice mode) waits like a refusal: the same event would only meet the same
     // open proposal again until an administrator applies it.

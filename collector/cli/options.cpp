@@ -19,6 +19,7 @@ const std::map<std::string_view, Command>& commandNames() {
       {"export", Command::EXPORT},
       {"resume", Command::RESUME},
       {"advice", Command::ADVICE},
+      {"apply", Command::APPLY},
       {"tunables", Command::TUNABLES},
       {"help", Command::HELP},
       {"--help", Command::HELP},

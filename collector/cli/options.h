@@ -58,7 +58,7 @@ struct Options {
   bool sysctlD = false;  // export --sysctl-d
   bool advise = false;   // run --advise: the actuator proposes, writes nothing
   std::vector<uint64_t> proposalIds;  // apply ID...: journal seqs of proposals
-  std::string metricsFile;  // run --metrics-file (empty: paths.metricsFile())
+  std::string metricsFile;            // run --metrics-file (empty: paths.metricsFile())
   // journal --since/--tuner (checked when parsed); its --netns is resolved by the command.
   JournalFilter journalFilter;
   bool head = false;  // verify --head: print the chain head

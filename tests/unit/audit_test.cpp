@@ -106,11 +106,12 @@ TEST(AuditEntry, MessageIdsAreFixedPerKindAndOutcomeAndDistinct) {
   for (auto result : {R::APPLIED, R::NOT_APPLIED, R::WRITE_FAILED, R::MISMATCH, R::NETNS_GONE}) {
     seen.insert(idOf(K::OUTCOME, result));
   }
-  for (auto kind : {K::START, K::INTENT, K::RECOVERED, K::OVERRIDE, K::RESUME, K::LIVE_SWITCH}) {
+  for (auto kind :
+       {K::START, K::INTENT, K::RECOVERED, K::OVERRIDE, K::RESUME, K::LIVE_SWITCH, K::PROPOSAL}) {
     seen.insert(idOf(kind, R::APPLIED));
   }
   seen.insert(std::string(message_id::AUDIT_STARTED));
-  EXPECT_EQ(seen.size(), 12U);
+  EXPECT_EQ(seen.size(), 13U);
   for (const auto& id : seen) {
     EXPECT_EQ(id.size(), 32U);
     EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
