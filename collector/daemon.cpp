@@ -133,6 +133,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const Options& options) {
       return makeError(std::string(entry.name) + ": " + bpf.error().message, bpf.error().errnum);
     }
     Slot slot;
+    slot.strategy = tuners::StrategySwitch(std::chrono::milliseconds(options.strategyPeriodMs));
     slot.bpf = std::move(*bpf);
     slot.tuner = entry.makeTuner(options.learningRate);
     slot.tunerId = static_cast<uint32_t>(slot.tuner->id());
@@ -274,7 +275,8 @@ void Daemon::handleEvent(const bpftune_event& event) {
     return;
   }
   for (Slot& slot : slots) {
-    if (slot.tunerId == event.tuner) {
+    // Plugins load no BPF: no ring buffer event is theirs.
+    if (slot.bpf != nullptr && slot.tunerId == event.tuner) {
       handleTunerEvent(slot, event);
       return;
     }
@@ -413,7 +415,13 @@ StatusSnapshot Daemon::snapshot() {
             std::string(tuners::netns::stateName(namespaces.state(id, cookie)));
       }
     }
+    if (!slot.tuner->strategies().empty()) {
+      status.strategy = slot.tuner->strategies().at(slot.strategy.active());
+    }
     s.tuners.push_back(std::move(status));
+    if (slot.bpf == nullptr) {
+      continue;
+    }
     s.objects.push_back(
         {slot.status.name, slot.bpf->attachedPrograms(), slot.bpf->hooks(), slot.bpf->events()});
   }
@@ -463,6 +471,7 @@ void Daemon::writeStatus(bool force) {
 int Daemon::run(const std::atomic<bool>& stop) {
   actuator.ensureConnected();
   discoverNamespaces();
+  openPlugins();
   while (!stop.load()) {
     int rc = ring_buffer__poll(ringbuf, POLL_MS);
     if (rc < 0 && rc != -EINTR) {
@@ -476,6 +485,9 @@ int Daemon::run(const std::atomic<bool>& stop) {
     }
     actuator.ensureConnected();
     runIterators();
+    pollPlugins();
+    tickPlugins();
+    evaluateStrategies();
     pollNamespaces(false);
     pingForResume();
     writeStatus(false);

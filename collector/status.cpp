@@ -52,6 +52,13 @@ void renderTuner(std::ostringstream& out, const TunerStatus& t) {
     out << ", \"iterator\": ";
     renderIterator(out, t.iterator);
   }
+  if (!t.plugin.empty()) {
+    out << ", \"plugin\": " << quoted(t.plugin);
+  }
+  if (!t.strategy.empty()) {
+    out << ", \"strategy\": " << quoted(t.strategy)
+        << ", \"strategy_switches\": " << t.strategySwitches;
+  }
   // The tuner's own JSON value, as it rendered it (tuners are pure code of ours, not input).
   if (!t.stateJson.empty()) {
     out << ", \"state\": " << t.stateJson;

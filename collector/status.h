@@ -55,6 +55,9 @@ struct TunerStatus {
   bool hasIterator = false;
   IteratorStatus iterator;
   std::string stateJson;  // Tuner::statusJson(): the tuner's learned state ("" when none)
+  std::string plugin;     // the plugin file it was loaded from ("" for a built-in tuner)
+  std::string strategy;   // the active strategy ("" when the tuner offers none)
+  uint64_t strategySwitches = 0;
 };
 
 struct ObjectStatus {
