@@ -89,8 +89,7 @@ void Daemon::applyPluginChange(PluginDirectory& dir, PluginChange change) {
 // values, the same routing, hold-off and actuator path.
 void Daemon::tickPlugins() {
   const auto now = std::chrono::steady_clock::now();
-  for (size_t i = 0; i < slots.size(); ++i) {
-    Slot& slot = slots[i];
+  for (Slot& slot : slots) {
     if (slot.plugin == nullptr || now < slot.nextTick) {
       continue;
     }

@@ -120,7 +120,12 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
 }
 
 std::vector<std::string> defaultPluginDirs() {
-  return {BPFTUNE_PLUGIN_DIR, "/usr/local/lib/bpftune/plugins"};
+  const std::string local = "/usr/local/lib/bpftune/plugins";
+  // A build with prefix /usr/local has the two the same: watched once.
+  if (local == BPFTUNE_PLUGIN_DIR) {
+    return {local};
+  }
+  return {BPFTUNE_PLUGIN_DIR, local};
 }
 
 std::string usageText() {

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "options.h"
 #include "plugin_dir.h"
 #include "plugin_trust.h"
 #include "plugin_tuner.h"
@@ -52,6 +53,32 @@ protected:
   }
   fs::path dir;
 };
+
+TEST(PluginOptions, DirectoriesStrategyPeriodAndCheck) {
+  auto defaults = parseOptions({});
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->pluginDirs, defaultPluginDirs());
+  EXPECT_EQ(defaults->pluginDirs.back(), "/usr/local/lib/bpftune/plugins");
+  EXPECT_EQ(defaults->strategyPeriodMs, 0);
+  auto given = parseOptions({"--plugin-dir",
+                             "/a",
+                             "--plugin-dir",
+                             "/b",
+                             "--no-plugins",
+                             "--strategy-period",
+                             "250",
+                             "--check-plugin",
+                             "/a/x.so"});
+  ASSERT_TRUE(given) << given.error().message;
+  EXPECT_EQ(given->pluginDirs, (std::vector<std::string>{"/a", "/b"}));
+  EXPECT_TRUE(given->noPlugins);
+  EXPECT_EQ(given->strategyPeriodMs, 250);
+  EXPECT_EQ(given->checkPlugin, "/a/x.so");
+  EXPECT_FALSE(parseOptions({"--plugin-dir", "relative"}));
+  EXPECT_FALSE(parseOptions({"--strategy-period", "99"}));
+  EXPECT_FALSE(parseOptions({"--strategy-period", "1s"}));
+  EXPECT_TRUE(parseOptions({"--tuners", "plugin"}));
+}
 
 TEST(PluginTrust, FileNames) {
   EXPECT_TRUE(isPluginFileName("sample_tuner.so"));
