@@ -403,6 +403,10 @@ StatusSnapshot Daemon::snapshot() {
   s.actuatorConnects = actuator.reconnects();
   s.ringbufEvents = ringbufEvents;
   s.unknownTunerEvents = unknownTunerEvents;
+  for (const auto& dir : pluginDirs) {
+    s.pluginDirs.push_back(dir->path());
+  }
+  s.pluginsRefused = pluginsRefused;
   std::vector<std::pair<proto::TunerId, std::string>> tunerNames;
   for (const Slot& slot : slots) {
     auto id = static_cast<proto::TunerId>(slot.tunerId);

@@ -169,6 +169,11 @@ std::string renderStatusJson(const StatusSnapshot& s) {
       << "},\n  \"ringbuf_events\": " << s.ringbufEvents
       << ",\n  \"unknown_tuner_events\": " << s.unknownTunerEvents << ",\n  \"tuners\": ";
   renderList(out, s.tuners, renderTuner);
+  out << ",\n  \"plugins\": {\"watching\": [";
+  for (size_t i = 0; i < s.pluginDirs.size(); ++i) {
+    out << (i == 0 ? "" : ", ") << quoted(s.pluginDirs[i]);
+  }
+  out << "], \"refused\": " << s.pluginsRefused << "}";
   const NetnsSummary& n = s.netns;
   out << ",\n  \"netns\": {\"present\": " << n.present << ", \"gone\": " << n.gone
       << ", \"discovery_ms\": " << n.discoveryMs << ", \"scans\": " << n.scans

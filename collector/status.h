@@ -94,6 +94,8 @@ struct StatusSnapshot {
   uint64_t unknownTunerEvents = 0;
   int64_t freeBufferPages = 0;
   std::vector<TunerStatus> tuners;
+  std::vector<std::string> pluginDirs;  // the plugin directories being watched
+  uint64_t pluginsRefused = 0;          // untrusted or unusable plugin files, since start
   NetnsSummary netns;
   std::string namespacesJson;  // renderNamespacesJson
   std::vector<ObjectStatus> objects;
