@@ -7,6 +7,8 @@
 #   /etc/bpftune/policy     the policy the units pass with --policy (a conffile in the package)
 #   share/bpftune/default.policy     the pristine copy (BPFTUNE_SHIPPED_POLICY, the CLI's fallback)
 #   share/selinux/packages/bpftune.pp  the SELinux module, with BPFTUNE_BUILD_SELINUX=ON
+#   include/bpftune/plugin.h, LIBDIR/pkgconfig/bpftune-plugin.pc   the plugin ABI (examples/)
+#   LIBDIR/bpftune/plugins  the plugin directory (root, 0755)
 # Man pages are installed by man/CMakeLists.txt.
 
 install(TARGETS bpftune-actuator bpftune-collector bpftune RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
@@ -49,3 +51,17 @@ if(BPFTUNE_BUILD_SELINUX)
   add_custom_target(selinux_module ALL DEPENDS ${selinux_dir}/bpftune.pp)
   install(FILES ${selinux_dir}/bpftune.pp DESTINATION ${CMAKE_INSTALL_DATADIR}/selinux/packages)
 endif()
+
+# The plugin ABI: one C header and a relocatable pkg-config file (prefix from the .pc's own
+# place, so a staging prefix works as well as /usr).
+# Component devel: `cmake --install build --component devel --prefix DIR` stages just these.
+install(FILES ${CMAKE_SOURCE_DIR}/include/bpftune/plugin.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/bpftune
+        COMPONENT devel)
+file(RELATIVE_PATH BPFTUNE_PC_TO_PREFIX "${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig" "${CMAKE_INSTALL_PREFIX}")
+string(REGEX REPLACE "/$" "" BPFTUNE_PC_TO_PREFIX "${BPFTUNE_PC_TO_PREFIX}")
+configure_file(${CMAKE_SOURCE_DIR}/cmake/bpftune-plugin.pc.in ${CMAKE_BINARY_DIR}/bpftune-plugin.pc @ONLY)
+install(FILES ${CMAKE_BINARY_DIR}/bpftune-plugin.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig
+        COMPONENT devel)
+install(DIRECTORY DESTINATION ${CMAKE_INSTALL_LIBDIR}/bpftune/plugins
+        DIRECTORY_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
+                              WORLD_READ WORLD_EXECUTE)

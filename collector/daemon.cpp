@@ -136,6 +136,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const Options& options) {
       return makeError(std::string(entry.name) + ": " + bpf.error().message, bpf.error().errnum);
     }
     Slot slot;
+    slot.strategy = tuners::StrategySwitch(std::chrono::milliseconds(options.strategyPeriodMs));
     slot.bpf = std::move(*bpf);
     slot.tuner = entry.makeTuner(options.learningRate);
     slot.tunerId = static_cast<uint32_t>(slot.tuner->id());
@@ -278,7 +279,8 @@ void Daemon::handleEvent(const bpftune_event& event) {
     return;
   }
   for (Slot& slot : slots) {
-    if (slot.tunerId == event.tuner) {
+    // Plugins load no BPF: no ring buffer event is theirs.
+    if (slot.bpf != nullptr && slot.tunerId == event.tuner) {
       handleTunerEvent(slot, event);
       return;
     }
@@ -424,6 +426,10 @@ StatusSnapshot Daemon::snapshot() {
   s.actuatorConnects = actuator.reconnects();
   s.ringbufEvents = ringbufEvents;
   s.unknownTunerEvents = unknownTunerEvents;
+  for (const auto& dir : pluginDirs) {
+    s.pluginDirs.push_back(dir->path());
+  }
+  s.pluginsRefused = pluginsRefused;
   std::vector<std::pair<proto::TunerId, std::string>> tunerNames;
   for (const Slot& slot : slots) {
     auto id = static_cast<proto::TunerId>(slot.tunerId);
@@ -436,7 +442,13 @@ StatusSnapshot Daemon::snapshot() {
             std::string(tuners::netns::stateName(namespaces.state(id, cookie)));
       }
     }
+    if (!slot.tuner->strategies().empty()) {
+      status.strategy = slot.tuner->strategies().at(slot.strategy.active());
+    }
     s.tuners.push_back(std::move(status));
+    if (slot.bpf == nullptr) {
+      continue;
+    }
     s.objects.push_back(
         {slot.status.name, slot.bpf->attachedPrograms(), slot.bpf->hooks(), slot.bpf->events()});
   }
@@ -535,6 +547,7 @@ void Daemon::writeIfChanged(const std::string& path,
 int Daemon::run(const std::atomic<bool>& stop) {
   actuator.ensureConnected();
   discoverNamespaces();
+  openPlugins();
   while (!stop.load()) {
     int rc = ring_buffer__poll(ringbuf, POLL_MS);
     if (rc < 0 && rc != -EINTR) {
@@ -548,6 +561,9 @@ int Daemon::run(const std::atomic<bool>& stop) {
     }
     actuator.ensureConnected();
     runIterators();
+    pollPlugins();
+    tickPlugins();
+    evaluateStrategies();
     pollNamespaces(false);
     pingForResume();
     writeOutputs(false);

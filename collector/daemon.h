@@ -23,8 +23,10 @@
 #include "netns_table.h"
 #include "netns_watch.h"
 #include "options.h"
+#include "plugin_dir.h"
 #include "refusal_holdoff.h"
 #include "status.h"
+#include "strategy.h"
 #include "sysctl_watch.h"
 #include "tuner.h"
 #include "value_cache.h"
@@ -78,6 +80,10 @@ private:
     std::unique_ptr<tuners::Tuner> tuner;
     TunerStatus status;
     std::chrono::steady_clock::time_point nextIteratorRun{};
+    // Plugins (daemon_plugins.cpp): the file, and when tick() runs next. bpf is null.
+    PluginTuner* plugin = nullptr;
+    std::chrono::steady_clock::time_point nextTick{};
+    tuners::StrategySwitch strategy;
   };
 
   explicit Daemon(const Options& options);
@@ -107,6 +113,14 @@ private:
   void runIterators();
   void runIterator(Slot& slot, IteratorAction& action);
   void reportLiveSwitch(Slot& slot, const bpftune_event& event);
+
+  // Plugins and strategies (daemon_plugins.cpp). Plugins load only in run(): after the
+  // privilege drop, so no plugin code ever runs as root.
+  void openPlugins();
+  void pollPlugins();
+  void applyPluginChange(PluginDirectory& dir, PluginChange change);
+  void tickPlugins();
+  void evaluateStrategies();
 
   // Namespaces (daemon_netns.cpp).
   void discoverNamespaces();
@@ -149,6 +163,9 @@ private:
   // the status's "values"; the home namespace is read from /proc/sys at render time.
   std::map<std::pair<proto::TunableId, uint64_t>, tuners::Values> foreignValues;
   std::chrono::steady_clock::time_point lastStatusWrite{};
+
+  std::vector<std::unique_ptr<PluginDirectory>> pluginDirs;
+  uint64_t pluginsRefused = 0;
 
   std::unique_ptr<NetnsWatch> netnsWatch;
   std::unique_ptr<SysctlWatch> sysctlWatch;  // null when it could not be attached

@@ -9,7 +9,7 @@ namespace bpftune::collector {
 void Daemon::runIterators() {
   const auto now = std::chrono::steady_clock::now();
   for (Slot& slot : slots) {
-    IteratorAction* action = slot.bpf->iteratorAction();
+    IteratorAction* action = slot.bpf != nullptr ? slot.bpf->iteratorAction() : nullptr;
     if (action == nullptr || now < slot.nextIteratorRun) {
       continue;
     }

@@ -13,6 +13,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "plugin_dir.h"
 #include "privileges.h"
 #include "status.h"
 
@@ -49,6 +50,17 @@ int runCollector(const std::vector<std::string>& args) {
   }
   if (options->help) {
     std::cout << collector::usageText();
+    return 0;
+  }
+  if (!options->checkPlugin.empty()) {
+    auto checked = collector::checkPluginFile(options->checkPlugin, collector::TrustOwner{0});
+    if (!checked) {
+      std::cerr << "bpftune-collector: refusing untrusted plugin '"
+                << log::sanitize(options->checkPlugin) << "': " << describe(checked.error())
+                << "\n";
+      return 1;
+    }
+    std::cout << *checked << "\n";
     return 0;
   }
   log::setPrefix("collector");

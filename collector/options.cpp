@@ -17,6 +17,16 @@ Result<int> parseLearningRate(const std::string& text) {
   return rate;
 }
 
+Result<int> parseStrategyPeriod(const std::string& text) {
+  int ms = -1;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+  if (ec != std::errc() || end != text.data() + text.size() || ms < 100 || ms > 3600000) {
+    return makeError("--strategy-period must be milliseconds from 100 to 3600000, got '" + text +
+                     "'");
+  }
+  return ms;
+}
+
 Result<std::vector<std::string>> parseTuners(const std::string& text) {
   std::vector<std::string> names;
   std::istringstream in(text);
@@ -55,8 +65,13 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
       options.debug = true;
       continue;
     }
+    if (arg == "--no-plugins") {
+      options.noPlugins = true;
+      continue;
+    }
     if (arg != "--socket" && arg != "--status" && arg != "--user" && arg != "--actuator-user" &&
-        arg != "--learning-rate" && arg != "--tuners" && arg != "--metrics-file") {
+        arg != "--learning-rate" && arg != "--tuners" && arg != "--metrics-file" &&
+        arg != "--plugin-dir" && arg != "--strategy-period" && arg != "--check-plugin") {
       return makeError("unknown option '" + arg + "'");
     }
     if (i + 1 >= args.size() || args[i + 1].empty()) {
@@ -73,6 +88,19 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
       options.user = value;
     } else if (arg == "--actuator-user") {
       options.actuatorUser = value;
+    } else if (arg == "--plugin-dir") {
+      if (value.front() != '/') {
+        return makeError("--plugin-dir needs an absolute path, got '" + value + "'");
+      }
+      options.pluginDirs.push_back(value);
+    } else if (arg == "--check-plugin") {
+      options.checkPlugin = value;
+    } else if (arg == "--strategy-period") {
+      auto ms = parseStrategyPeriod(value);
+      if (!ms) {
+        return ms.error();
+      }
+      options.strategyPeriodMs = *ms;
     } else if (arg == "--tuners") {
       auto tuners = parseTuners(value);
       if (!tuners) {
@@ -87,7 +115,19 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
       options.learningRate = *rate;
     }
   }
+  if (options.pluginDirs.empty()) {
+    options.pluginDirs = defaultPluginDirs();
+  }
   return options;
+}
+
+std::vector<std::string> defaultPluginDirs() {
+  const std::string local = "/usr/local/lib/bpftune/plugins";
+  // A build with prefix /usr/local has the two the same: watched once.
+  if (local == BPFTUNE_PLUGIN_DIR) {
+    return {local};
+  }
+  return {BPFTUNE_PLUGIN_DIR, local};
 }
 
 std::string usageText() {
@@ -101,6 +141,14 @@ std::string usageText() {
          "                        (default bpftune)\n"
          "  --learning-rate N     0..4, step 1/64 .. 1/4 of a value (default 4)\n"
          "  --tuners A,B,...      run only these tuners (default: all of them)\n"
+         "  --plugin-dir DIR      load tuner plugins from DIR, watched while running;\n"
+         "                        repeatable (default " BPFTUNE_PLUGIN_DIR "\n"
+         "                        and /usr/local/lib/bpftune/plugins)\n"
+         "  --no-plugins          load no plugin\n"
+         "  --strategy-period MS  evaluate tuners' strategies every MS milliseconds\n"
+         "                        (default: each tuner's own, 30 s)\n"
+         "  --check-plugin PATH   run the trust checks on PATH and load it as the collector\n"
+         "                        would, print what it is and exit (0: it would load)\n"
          "  --debug               verbose logging\n"
          "  --help                this text\n";
 }

@@ -17,6 +17,13 @@ struct Options {
   int learningRate = 4;
   // Tuners to run (names as policy::tunerName); empty: every registered tuner.
   std::vector<std::string> tuners;
+  // Plugin directories (--plugin-dir, repeatable; default: the compiled-in two). A missing one
+  // is skipped; an untrusted one is refused.
+  std::vector<std::string> pluginDirs;
+  bool noPlugins = false;
+  // Overrides every tuner's strategy period (0: each tuner's own, upstream's 30 s).
+  int strategyPeriodMs = 0;
+  std::string checkPlugin;  // --check-plugin PATH: check and load it, print what it is, exit
   bool debug = false;
   bool help = false;
 };
@@ -25,5 +32,9 @@ struct Options {
 Result<Options> parseOptions(const std::vector<std::string>& args);
 
 std::string usageText();
+
+// The plugin directories when none is given: <libdir>/bpftune/plugins of this build and
+// /usr/local/lib/bpftune/plugins.
+std::vector<std::string> defaultPluginDirs();
 
 }  // namespace bpftune::collector

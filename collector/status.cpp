@@ -53,6 +53,13 @@ void renderTuner(std::ostringstream& out, const TunerStatus& t) {
     out << ", \"iterator\": ";
     renderIterator(out, t.iterator);
   }
+  if (!t.plugin.empty()) {
+    out << ", \"plugin\": " << quoted(t.plugin);
+  }
+  if (!t.strategy.empty()) {
+    out << ", \"strategy\": " << quoted(t.strategy)
+        << ", \"strategy_switches\": " << t.strategySwitches;
+  }
   // The tuner's own JSON value, as it rendered it (tuners are pure code of ours, not input).
   if (!t.stateJson.empty()) {
     out << ", \"state\": " << t.stateJson;
@@ -174,6 +181,11 @@ std::string renderStatusJson(const StatusSnapshot& s) {
       << "},\n  \"ringbuf_events\": " << s.ringbufEvents
       << ",\n  \"unknown_tuner_events\": " << s.unknownTunerEvents << ",\n  \"tuners\": ";
   renderList(out, s.tuners, renderTuner);
+  out << ",\n  \"plugins\": {\"watching\": [";
+  for (size_t i = 0; i < s.pluginDirs.size(); ++i) {
+    out << (i == 0 ? "" : ", ") << quoted(s.pluginDirs[i]);
+  }
+  out << "], \"refused\": " << s.pluginsRefused << "}";
   const NetnsSummary& n = s.netns;
   out << ",\n  \"netns\": {\"present\": " << n.present << ", \"gone\": " << n.gone
       << ", \"discovery_ms\": " << n.discoveryMs << ", \"scans\": " << n.scans

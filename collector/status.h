@@ -106,6 +106,9 @@ struct TunerStatus {
   bool hasIterator = false;
   IteratorStatus iterator;
   std::string stateJson;  // Tuner::statusJson(): the tuner's learned state ("" when none)
+  std::string plugin;     // the plugin file it was loaded from ("" for a built-in tuner)
+  std::string strategy;   // the active strategy ("" when the tuner offers none)
+  uint64_t strategySwitches = 0;
 };
 
 struct ObjectStatus {
@@ -142,6 +145,8 @@ struct StatusSnapshot {
   uint64_t unknownTunerEvents = 0;
   int64_t freeBufferPages = 0;
   std::vector<TunerStatus> tuners;
+  std::vector<std::string> pluginDirs;  // the plugin directories being watched
+  uint64_t pluginsRefused = 0;          // untrusted or unusable plugin files, since start
   NetnsSummary netns;
   std::string namespacesJson;  // renderNamespacesJson
   std::vector<ObjectStatus> objects;

@@ -52,7 +52,7 @@ struct ScenarioInfo {
 };
 
 // clang-format off
-constexpr std::array<ScenarioInfo, 30> SCENARIOS = {{
+constexpr std::array<ScenarioInfo, 31> SCENARIOS = {{
     {ScenarioId::BUFFER_INCREASE, TunerId::TCP_BUFFER, "need to increase TCP buffer size(s)", "sockets run near the buffer limit; raise it to maximize throughput"},
     {ScenarioId::BUFFER_DECREASE, TunerId::TCP_BUFFER, "need to decrease TCP buffer size(s)", "TCP memory cannot grow further; lower the per-socket buffer limit"},
     {ScenarioId::BUFFER_DECREASE_LATENCY, TunerId::TCP_BUFFER, "need to decrease TCP buffer size due to latency", "buffer growth correlates with smoothed RTT; lower the limit to cut latency"},
@@ -83,6 +83,7 @@ constexpr std::array<ScenarioInfo, 30> SCENARIOS = {{
     {ScenarioId::CONGCTL_LOSS, TunerId::TCP_CONN, "specify TCP congestion control algorithm (loss)", "connections to this host retransmit more than 1/64 of their segments: use bbr"},
     {ScenarioId::CONGCTL_LIVE_SWITCH, TunerId::TCP_CONN, "specify TCP congestion control algorithm (live switch)", "a live connection retransmits more than 1/64 of its segments: switched to bbr in place"},
     {ScenarioId::ROUTE_FOLLOW, TunerId::ACTUATOR, "the covering route changed: bpftune's host route follows it or is withdrawn", "an administrator changed or removed the route bpftune's host route copied its nexthop from; same algorithm, the new nexthop (or no route of bpftune's)"},
+    {ScenarioId::PLUGIN_PROPOSAL, TunerId::PLUGIN, "plugin tuner proposal", "a tuner loaded from the plugin directory proposed a change; its name and reason are in the collector's log"},
 }};
 // clang-format on
 
@@ -174,12 +175,13 @@ std::optional<proto::CongAlg> congAlgFromName(std::string_view name) {
 }
 
 std::span<const proto::TunerId> allTuners() {
-  static constexpr std::array<proto::TunerId, 6> TUNERS = {proto::TunerId::TCP_BUFFER,
+  static constexpr std::array<proto::TunerId, 7> TUNERS = {proto::TunerId::TCP_BUFFER,
                                                            proto::TunerId::NEIGH_TABLE,
                                                            proto::TunerId::NET_BUFFER,
                                                            proto::TunerId::IP_FRAG,
                                                            proto::TunerId::UDP_BUFFER,
-                                                           proto::TunerId::TCP_CONN};
+                                                           proto::TunerId::TCP_CONN,
+                                                           proto::TunerId::PLUGIN};
   return TUNERS;
 }
 
@@ -214,6 +216,8 @@ std::string_view tunerName(proto::TunerId id) {
       return "udp_buffer";
     case proto::TunerId::TCP_CONN:
       return "tcp_conn";
+    case proto::TunerId::PLUGIN:
+      return "plugin";
   }
   return "unknown";
 }

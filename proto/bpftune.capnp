@@ -56,6 +56,7 @@ enum TunerId {
   ipFrag @5;
   udpBuffer @6;
   tcpConn @7;
+  plugin @8;             # a tuner loaded from the plugin directory (include/bpftune/plugin.h)
 }
 
 enum ScenarioId {
@@ -96,6 +97,8 @@ enum ScenarioId {
   congctlLiveSwitch @28;     # a live connection in distress was switched to bbr in place
   # actuator: bpftune's host routes after the administrator changed their covering route
   routeFollow @29;           # bpftune's host route follows the covering route, or is withdrawn
+  # plugins: one scenario for every plugin (its name and reason are in the collector's log)
+  pluginProposal @30;        # a plugin tuner proposed a change
 }
 
 struct Request {

@@ -133,12 +133,13 @@ start_actuator() {
   fail "actuator sockets did not appear"
 }
 
-# METRICS_FILE, when set, is the collector's --metrics-file.
-# TUNERS (comma separated) limits the collector to the tuners a test is about: BPF hooks are
-# machine-wide, and a tuner the test does not watch could change a host value it does not restore.
+# METRICS_FILE, when set, is the collector's --metrics-file. COLLECTOR_ARGS: more options (split
+# on spaces). TUNERS (comma separated) limits the collector to the tuners a test is about: BPF
+# hooks are machine-wide, and a tuner the test does not watch could change a host value it does
+# not restore.
 start_collector() {
   $(daemon_ns) "$COLLECTOR" --socket "$RUN_DIR/actuator.sock" --status "$STATUS" \
-    --learning-rate "${LEARNING_RATE:-4}" --tuners "${TUNERS:-tcp_buffer}" \
+    --learning-rate "${LEARNING_RATE:-4}" --tuners "${TUNERS:-tcp_buffer}" ${COLLECTOR_ARGS:-} \
     ${METRICS_FILE:+--metrics-file "$METRICS_FILE"} >>"$WORK/collector.log" 2>&1 &
   COL_PID=$!
   for _ in $(seq 1 100); do

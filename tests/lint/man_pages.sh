@@ -18,7 +18,7 @@ trap 'rm -rf "$work"' EXIT
 
 tuners=$(grep -oE '^ *\{"[a-z_]+", &attach' collector/tuner_registry.cpp | grep -oE '[a-z_]+' | head -n 100 | grep -v '^attach$')
 [ -n "$tuners" ] || fail "no tuner found in collector/tuner_registry.cpp"
-pages="man8/bpftune.8 man8/bpftune-collector.8 man8/bpftune-actuator.8 man5/bpftune-policy.5"
+pages="man8/bpftune.8 man8/bpftune-collector.8 man8/bpftune-actuator.8 man5/bpftune-policy.5 man7/bpftune-plugins.7"
 for t in $tuners; do pages+=" man7/bpftune-$t.7"; done
 
 # Rendering: as a reader sees it, warnings on; then without hyphenation for the content checks,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -115,6 +116,14 @@ public:
                        const std::optional<Values>& live) {}
   // The tuner's learned state for `bpftune status`, as one JSON value ("" when it has none).
   virtual std::string statusJson() const { return ""; }
+
+  // Alternative detection strategies (upstream's bpftuner strategies): a tuner offering two or
+  // more names is evaluated every strategyPeriod() by StrategySwitch, which makes the highest
+  // evaluateStrategy() score active through useStrategy(). None by default.
+  virtual std::vector<std::string> strategies() const { return {}; }
+  virtual std::chrono::milliseconds strategyPeriod() const { return std::chrono::seconds(30); }
+  virtual int32_t evaluateStrategy(size_t /*index*/) { return 0; }
+  virtual void useStrategy(size_t /*index*/) {}
 };
 
 }  // namespace bpftune::tuners
