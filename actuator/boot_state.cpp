@@ -52,10 +52,11 @@ void BootState::apply(const journal::Record& r) {
       }
       break;
     }
+    // A proposal wrote nothing (journal::Advice follows proposals); a live switch is audit only
+    // (a live connection's algorithm is not rolled back).
     case proto::RecordKind::PROPOSAL:
-      break;  // nothing was written (journal::Advice follows proposals)
     case proto::RecordKind::LIVE_SWITCH:
-      break;  // audit only: a live connection's algorithm is not rolled back
+      break;
     case proto::RecordKind::OVERRIDE: {
       KeyState& state = keys[key];
       state.overridden = true;

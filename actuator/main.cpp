@@ -103,6 +103,59 @@ int printFilter(const Options& options, int sysnetFd) {
   return 0;
 }
 
+void logHelpers(const NetnsOpener& opener, const PrivWriter& privWriter) {
+  log::info("netns opener running as pid " + std::to_string(opener.pid()) +
+            " (CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_NET_ADMIN, seccomp KILL_PROCESS)");
+  log::info("privileged writer running as pid " + std::to_string(privWriter.pid()) +
+            " (CAP_NET_ADMIN, CAP_SYS_ADMIN, seccomp KILL_PROCESS; rtnetlink sockets of other "
+            "namespaces from the opener)");
+}
+
+void setAdvise(Engine& engine, bool advise) {
+  engine.setAdvise(advise);
+  if (advise) {
+    log::notice("advice mode: valid requests are journaled as proposals and nothing is written; "
+                "`bpftune advice` lists them, `bpftune apply ID` applies one");
+  }
+}
+
+int rollbackOnly(Engine& engine, SeccompFilter& filter, const Account& self, bool adopted) {
+  Peer admin{getuid(), getpid()};
+  jail(filter, geteuid() == 0, self, adopted);
+  Answer answer = engine.rollbackAll(admin);
+  std::string text = answer.reason + "\n";
+  ssize_t ignored = ::write(STDOUT_FILENO, text.data(), text.size());
+  (void)ignored;
+  return answer.status == proto::Status::OK ? 0 : 1;
+}
+
+// Binds both sockets, jails itself, serves until a stop signal.
+int serve(const Options& options,
+          Engine& engine,
+          SeccompFilter& filter,
+          const Account& self,
+          const Account& collector,
+          uint64_t cookie) {
+  bool root = geteuid() == 0;
+  uid_t sockOwner = root ? 0 : getuid();
+  check(ensureParent(options.socketPath, 0755, std::nullopt));
+  check(ensureParent(options.adminSocketPath, 0755, std::nullopt));
+  // Collector socket: the actuator's owner (root when started as root), group = the collector's
+  // primary group, 0660. The filesystem already keeps everyone else out; SO_PEERCRED then checks
+  // the exact uid.
+  UniqueFd collectorSock =
+      orDie(listenSeqpacket({options.socketPath, sockOwner, collector.gid, 0660}));
+  UniqueFd adminSock =
+      orDie(listenSeqpacket({options.adminSocketPath, sockOwner, root ? 0 : getgid(), 0600}));
+  jail(filter, root, self, !options.helpersSocket.empty());
+  log::info("serving: collector socket " + options.socketPath + " (uid " +
+            std::to_string(collector.uid) + "), admin socket " + options.adminSocketPath +
+            ", netns cookie " + std::to_string(cookie));
+  Server server(std::move(collectorSock), std::move(adminSock), collector.uid, engine);
+  server.run(&stopRequested);
+  return 0;
+}
+
 int runActuator(const Options& options) {
   bool root = geteuid() == 0;
   Account self = root ? orDie(lookupUser(options.user)) : Account{getuid(), getgid()};
@@ -146,44 +199,15 @@ int runActuator(const Options& options) {
                 bootId,
                 ownNetnsInode(),
                 Backends{&foreign, &neighTables, &staticKeys, &hostRoutes});
-  log::info("netns opener running as pid " + std::to_string(opener.pid()) +
-            " (CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_NET_ADMIN, seccomp KILL_PROCESS)");
-  log::info("privileged writer running as pid " + std::to_string(privWriter.pid()) +
-            " (CAP_NET_ADMIN, CAP_SYS_ADMIN, seccomp KILL_PROCESS; rtnetlink sockets of other "
-            "namespaces from the opener)");
+  logHelpers(opener, privWriter);
   engine.setOwnUid(self.uid);
-  engine.setAdvise(options.advise);
-  if (options.advise) {
-    log::notice("advice mode: valid requests are journaled as proposals and nothing is written; "
-                "`bpftune advice` lists them, `bpftune apply ID` applies one");
-  }
+  setAdvise(engine, options.advise);
   engine.recordStart(filter.digest());
   engine.recover();
   if (options.rollbackOnly) {
-    Peer admin{getuid(), getpid()};
-    jail(filter, root, self, !options.helpersSocket.empty());
-    Answer answer = engine.rollbackAll(admin);
-    std::string text = answer.reason + "\n";
-    ssize_t ignored = ::write(STDOUT_FILENO, text.data(), text.size());
-    (void)ignored;
-    return answer.status == proto::Status::OK ? 0 : 1;
+    return rollbackOnly(engine, filter, self, !options.helpersSocket.empty());
   }
-  uid_t sockOwner = root ? 0 : getuid();
-  check(ensureParent(options.socketPath, 0755, std::nullopt));
-  check(ensureParent(options.adminSocketPath, 0755, std::nullopt));
-  // Collector socket: root-owned, group = the collector's primary group, 0660. The filesystem
-  // already keeps everyone else out; SO_PEERCRED then checks the exact uid.
-  UniqueFd collectorSock =
-      orDie(listenSeqpacket({options.socketPath, sockOwner, collector.gid, 0660}));
-  UniqueFd adminSock =
-      orDie(listenSeqpacket({options.adminSocketPath, sockOwner, root ? 0 : getgid(), 0600}));
-  jail(filter, root, self, !options.helpersSocket.empty());
-  log::info("serving: collector socket " + options.socketPath + " (uid " +
-            std::to_string(collector.uid) + "), admin socket " + options.adminSocketPath +
-            ", netns cookie " + std::to_string(cookie));
-  Server server(std::move(collectorSock), std::move(adminSock), collector.uid, engine);
-  server.run(&stopRequested);
-  return 0;
+  return serve(options, engine, filter, self, collector, cookie);
 }
 
 }  // namespace

@@ -7,8 +7,10 @@ source "$(dirname "$0")/lib.sh"
 require_env
 setup_pair 200mbit
 PLUGINS="$BUILD_DIR/test_plugins"
-# Trusted means root-owned and not group/other-writable up to "/": not under /tmp (1777).
-PLUGIN_DIR="$BUILD_DIR/it_plugins.$$"
+# Trusted means root-owned and not group/other-writable up to "/", which a checkout need not be
+# (a clone under /tmp, 1777): the plugins go under /run, root's 0755.
+install -d -m 0755 -o root -g root /run/bpftune-tests
+PLUGIN_DIR="/run/bpftune-tests/it_plugins.$$"
 # set +e first: under errexit the `(exit $rc)` that hands cleanup the status would end the trap.
 trap 'rc=$?; set +e; rm -rf "$PLUGIN_DIR"; (exit $rc); cleanup' EXIT
 install -d -m 0755 -o root -g root "$PLUGIN_DIR"

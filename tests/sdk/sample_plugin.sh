@@ -37,14 +37,20 @@ INCLUDE=$(sed -n 's/^C_INCLUDES = -isystem //p' "$WORK/build/CMakeFiles/sample_t
   fail "the sample was not compiled against the staged header (include dir '$INCLUDE')"
 EXPORTED=$(nm -D --defined-only "$WORK/build/sample_tuner.so" | awk '$2 == "T" {print $3}')
 [ "$EXPORTED" = bpftune_plugin_v1 ] || fail "exported functions: '$EXPORTED' (want bpftune_plugin_v1 only)"
-install -d -m 0755 "$WORK/plugins"
-install -m 0644 "$WORK/build/sample_tuner.so" "$WORK/plugins/sample_tuner.so"
-OUT=$("$BUILD_DIR/bpftune-collector" --check-plugin "$WORK/plugins/sample_tuner.so") ||
+# The trust check needs a root-owned path without group/other write up to "/", which a checkout
+# need not be (a clone under /tmp): the plugin goes under /run.
+install -d -m 0755 -o root -g root /run/bpftune-tests
+TRUSTED=$(mktemp -d /run/bpftune-tests/sdk.XXXXXX)
+chmod 0755 "$TRUSTED"
+trap '[ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK" "$TRUSTED"' EXIT
+install -d -m 0755 "$TRUSTED/plugins"
+install -m 0644 "$WORK/build/sample_tuner.so" "$TRUSTED/plugins/sample_tuner.so"
+OUT=$("$BUILD_DIR/bpftune-collector" --check-plugin "$TRUSTED/plugins/sample_tuner.so") ||
   fail "the collector refused the sample: $OUT"
 [ "$OUT" = "plugin sample: every 1000 ms; tunables net.core.rmem_max; 1 counters" ] ||
   fail "unexpected description: $OUT"
-chmod 0666 "$WORK/plugins/sample_tuner.so"
-if "$BUILD_DIR/bpftune-collector" --check-plugin "$WORK/plugins/sample_tuner.so" 2>"$WORK/err"; then
+chmod 0666 "$TRUSTED/plugins/sample_tuner.so"
+if "$BUILD_DIR/bpftune-collector" --check-plugin "$TRUSTED/plugins/sample_tuner.so" 2>"$WORK/err"; then
   fail "an other-writable plugin was accepted"
 fi
 grep -q "refusing untrusted plugin" "$WORK/err" || fail "no refusal message: $(cat "$WORK/err")"

@@ -33,7 +33,13 @@ protected:
     if (::geteuid() != 0) {
       GTEST_SKIP() << "needs root: plugin trust checks require root-owned files and directories";
     }
-    dir = fs::path(TEST_PLUGIN_BUILD_DIR) / ("plugin_test." + std::to_string(::getpid()));
+    // Trusted means root-owned and not group/other-writable up to "/", which a checkout need
+    // not be (a clone under /tmp): the plugins go under /run, root's 0755.
+    fs::path base = "/run/bpftune-tests";
+    fs::create_directories(base);
+    fs::permissions(base, fs::perms(0755));
+    ASSERT_EQ(::chown(base.c_str(), 0, 0), 0);
+    dir = base / ("plugin_test." + std::to_string(::getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir);
     fs::permissions(dir, fs::perms(0755));
