@@ -4,11 +4,13 @@
 #   sudo ./quickstart.sh run  [bpftune run options]
 #   sudo ./quickstart.sh test [ctest options]
 #   sudo ./quickstart.sh package   build the .debs, lintian, install, start, purge (tests/package)
+#   ./quickstart.sh fuzz           clang libFuzzer build (build-fuzz/), 5 s per target from its seeds
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PACKAGES=(cmake make g++ clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
-  capnproto libcapnp-dev libssl-dev libseccomp-dev seccomp libsystemd-dev libcap-ng-dev libnl-3-dev
+PACKAGES=(cmake make g++ clang llvm libclang-rt-14-dev pkg-config bpftool libbpf-dev libelf-dev
+  zlib1g-dev capnproto libcapnp-dev libssl-dev libseccomp-dev seccomp libsystemd-dev libcap-ng-dev
+  libnl-3-dev
   libnl-route-3-dev libgtest-dev nlohmann-json3-dev clang-format iperf3 iproute2 iputils-ping python3 procps
   passwd util-linux systemd scdoc man-db
   selinux-policy-dev selinux-policy-default checkpolicy semodule-utils setools)
@@ -59,8 +61,16 @@ case "${1:-}" in
     install_packages "${PACKAGING_PACKAGES[@]}"
     exec bash tests/package/deb_test.sh "$@"
     ;;
+  fuzz)
+    shift
+    install_packages
+    # A build of its own (clang, sanitizers) beside build/; label fuzz (docs/RELIABILITY.md).
+    fuzz/run.sh build
+    cd build-fuzz
+    exec ctest --output-on-failure -L fuzz "$@"
+    ;;
   *)
-    echo "usage: $0 run|test|package [options]" >&2
+    echo "usage: $0 run|test|package|fuzz [options]" >&2
     exit 2
     ;;
 esac
