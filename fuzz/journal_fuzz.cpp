@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,18 @@ namespace {
 
 namespace journal = bpftune::journal;
 
-// One scratch directory per fuzzing process (libFuzzer -fork/-jobs run several).
+// One scratch directory per fuzzing process (libFuzzer -fork/-jobs run several), removed when
+// libFuzzer exits normally (after a crash it stays, beside the crash input).
+// Plain arrays, written once at start-up: the exit handler runs after the function-local statics
+// are destroyed (a std::string here was a use-after-free that ASan caught).
+char scratchDir[4096];   // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
+char scratchFile[4096];  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
+
+void removeScratch() {
+  ::unlink(scratchFile);
+  ::rmdir(scratchDir);
+}
+
 const std::string& journalPath() {
   static const std::string JOURNAL_PATH = [] {
     // tmpfs by default: the writer fdatasyncs every append.
@@ -37,7 +49,14 @@ const std::string& journalPath() {
       std::abort();
     }
     bpftune::log::setLevel(bpftune::log::Level::ERROR);  // torn-tail warnings on every input
-    return dir + "/journal";
+    std::string file = dir + "/journal";
+    if (file.size() >= sizeof(scratchFile)) {
+      std::abort();
+    }
+    std::memcpy(scratchDir, dir.c_str(), dir.size() + 1);
+    std::memcpy(scratchFile, file.c_str(), file.size() + 1);
+    std::atexit(removeScratch);
+    return file;
   }();
   return JOURNAL_PATH;
 }
