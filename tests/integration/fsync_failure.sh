@@ -8,12 +8,7 @@ source "$(dirname "$0")/lib.sh"
 : "${SEND_REQUEST:?SEND_REQUEST not set}"
 
 require_env
-command -v setpriv >/dev/null || skip "missing tool: setpriv"
-[ -f "$FAIL_FDATASYNC_LIB" ] || fail "not built: $FAIL_FDATASYNC_LIB"
-[ -x "$SEND_REQUEST" ] || fail "not built: $SEND_REQUEST"
-# The shim only works on a dynamically linked actuator (LD_PRELOAD is read by ld.so at exec).
-ldd "$ACTUATOR" 2>/dev/null | grep -q "libc\.so" ||
-  skip "the actuator is not dynamically linked; LD_PRELOAD cannot interpose fdatasync"
+require_preload "$FAIL_FDATASYNC_LIB" "interpose fdatasync"
 setup_pair
 # The request tool runs as the collector user: give it a copy it can certainly execute.
 install -m 0755 "$SEND_REQUEST" "$WORK/send_request"

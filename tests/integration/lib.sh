@@ -118,12 +118,14 @@ prepare_dirs() {
 sysctl_a() { in_a cat "/proc/sys/net/ipv4/$1" | tr -s '\t ' ' '; }
 set_sysctl_a() { in_a sh -c "echo '$2' > /proc/sys/net/ipv4/$1"; }
 
+# ACTUATOR_WRAPPER: a command prefix in front of the binary (e.g. `env LD_PRELOAD=...`);
+# ACTUATOR_LOG: where its output goes (default actuator.log).
 start_actuator() {
   # Sockets left by a killed actuator would make the wait below return before the new one runs.
   rm -f "$RUN_DIR/actuator.sock" "$RUN_DIR/admin.sock"
-  $(daemon_ns) "$ACTUATOR" --socket "$RUN_DIR/actuator.sock" --admin-socket "$RUN_DIR/admin.sock" \
+  $(daemon_ns) ${ACTUATOR_WRAPPER:-} "$ACTUATOR" --socket "$RUN_DIR/actuator.sock" --admin-socket "$RUN_DIR/admin.sock" \
     --journal "$JOURNAL" --policy "${POLICY:-$SOURCE_DIR/policy/default.policy}" \
-    ${ACTUATOR_OPTIONS:-} >>"$WORK/actuator.log" 2>&1 &
+    ${ACTUATOR_OPTIONS:-} >>"${ACTUATOR_LOG:-$WORK/actuator.log}" 2>&1 &
   ACT_PID=$!
   for _ in $(seq 1 100); do
     [ -S "$RUN_DIR/admin.sock" ] && [ -S "$RUN_DIR/actuator.sock" ] && return 0
@@ -230,6 +232,17 @@ rollback_offline() {
   in_a "$BPFTUNE" rollback --run-dir "$RUN_DIR" --state-dir "$STATE_DIR" \
     --policy "${POLICY:-$SOURCE_DIR/policy/default.policy}" >"$WORK/rollback.out" 2>&1 ||
     { cat "$WORK/rollback.out"; fail "bpftune rollback failed"; }
+}
+
+# For the tests that interpose an LD_PRELOAD shim ($1) on the actuator and send requests with
+# send_request as the collector user; $2 says what the shim does, for the skip message.
+require_preload() {
+  command -v setpriv >/dev/null || skip "missing tool: setpriv"
+  [ -f "$1" ] || fail "not built: $1"
+  [ -x "$SEND_REQUEST" ] || fail "not built: $SEND_REQUEST"
+  # The shim only works on a dynamically linked actuator (LD_PRELOAD is read by ld.so at exec).
+  ldd "$ACTUATOR" 2>/dev/null | grep -q "libc\.so" ||
+    skip "the actuator is not dynamically linked; LD_PRELOAD cannot $2"
 }
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }

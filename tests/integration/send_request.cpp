@@ -9,6 +9,10 @@
 //                                        number) replacing EXPECTED; --family overrides the host's
 //                                        family; --alternate sends N requests, NEW and EXPECTED in
 //                                        turn (each expecting the last), and the mean round trip
+//   send_request SOCKET --stream N LOW HIGH
+//                                        N tcp_rmem changes, the max toggled between LOW and HIGH
+//                                        (each expecting the previous); prints "ack seq=S max=M"
+//                                        for every OK reply, for crash_inject.sh's lost-ack check
 //   send_request SOCKET --live-switch HOST FROM TO [COUNT]
 //                                        COUNT reportLiveSwitch (default 1); prints each status
 // Route and live-switch replies print status, field, seq, reason and the round trip in us.
@@ -192,6 +196,33 @@ int repeat(bpftune::actuator::ActuatorClient& client,
   return 0;
 }
 
+// Toggles the max between two fixed values, so that a stream cut anywhere by a crash leaves the
+// live value at one of them and the next stream starts from there. One line per reply; exit 3
+// when the actuator went away without answering.
+int stream(bpftune::actuator::ActuatorClient& client,
+           bpftune::actuator::SetSysctlArgs args,
+           int count,
+           int64_t low,
+           int64_t high) {
+  for (int i = 0; i < count; ++i) {
+    args.newValues = args.expected;
+    args.newValues[2] = args.expected[2] == high ? low : high;
+    auto reply = client.setSysctl(args);
+    if (!reply) {
+      std::cout << "no reply: " << bpftune::describe(reply.error()) << std::endl;
+      return EXIT_NO_REPLY;
+    }
+    if (reply->status != bpftune::proto::Status::OK) {
+      std::cout << "refused: status=" << bpftune::actuator::statusName(reply->status)
+                << " reason=" << reply->reason << std::endl;
+      return 1;
+    }
+    std::cout << "ack seq=" << reply->journalSeq << " max=" << args.newValues[2] << std::endl;
+    args.expected = args.newValues;
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   using bpftune::actuator::ActuatorClient;
   const std::vector<std::string> argList(argv + 1, argv + argc);
@@ -208,10 +239,14 @@ int main(int argc, char** argv) {
                              : sendLiveSwitch(*client, cookie, rest);
   }
   int repeatCount = 0;
-  if (argc == 4 && std::string(argv[2]) == "--repeat") {
+  int streamCount = 0;
+  if (argc == 6 && std::string(argv[2]) == "--stream") {
+    streamCount = std::stoi(argv[3]);
+  } else if (argc == 4 && std::string(argv[2]) == "--repeat") {
     repeatCount = std::stoi(argv[3]);
   } else if (argc != 2) {
-    std::cerr << "usage: send_request COLLECTOR_SOCKET [--repeat N | --route HOST NEW EXPECTED "
+    std::cerr << "usage: send_request COLLECTOR_SOCKET [--repeat N | --stream N LOW HIGH | "
+                 "--route HOST NEW EXPECTED "
                  "[--family F] [--alternate N] | --live-switch HOST FROM TO [COUNT]]\n";
     return 2;
   }
@@ -236,6 +271,9 @@ int main(int argc, char** argv) {
   if (!client) {
     std::cerr << "send_request: " << bpftune::describe(client.error()) << "\n";
     return 1;
+  }
+  if (streamCount > 0) {
+    return stream(*client, args, streamCount, std::stoll(argv[4]), std::stoll(argv[5]));
   }
   if (repeatCount > 0) {
     return repeat(*client, args, repeatCount);
