@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "fd_passing.h"
 #include "jail.h"
 #include "log.h"
 #include "server.h"
@@ -25,20 +26,8 @@ namespace {
 constexpr size_t HANDOVER_FDS = 2;  // opener channel, writer channel
 
 Status sendHandover(int sock, const HelperHandover& handover, int openerFd, int writerFd) {
-  iovec iov{const_cast<HelperHandover*>(&handover), sizeof(handover)};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * HANDOVER_FDS)] = {};
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int) * HANDOVER_FDS);
-  const int fds[HANDOVER_FDS] = {openerFd, writerFd};
-  std::memcpy(CMSG_DATA(cmsg), fds, sizeof(fds));
-  if (::sendmsg(sock, &msg, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof(handover))) {
+  if (sendWithFds(sock, &handover, sizeof(handover), {openerFd, writerFd}) !=
+      static_cast<ssize_t>(sizeof(handover))) {
     return makeError("send the helpers' channels", errno);
   }
   return Ok{};
@@ -226,31 +215,14 @@ Result<AdoptedHelpers> adoptHelpers(const std::string& socketPath, int waitMs) {
   timeval timeout{5, 0};
   ::setsockopt(sock.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   HelperHandover handover;
-  iovec iov{&handover, sizeof(handover)};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * HANDOVER_FDS)] = {};
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  ssize_t n = ::recvmsg(sock.get(), &msg, MSG_CMSG_CLOEXEC);
   std::vector<UniqueFd> fds;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); n > 0 && c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
-      continue;
-    }
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd = -1;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-      fds.emplace_back(fd);
-    }
-  }
+  Received got = receiveWithFds(sock.get(), &handover, sizeof(handover), HANDOVER_FDS, fds);
+  ssize_t n = got.bytes;
   if (n < 0) {
     return makeError("receive the helpers' channels from " + socketPath, errno);
   }
   if (n != static_cast<ssize_t>(sizeof(handover)) || fds.size() != HANDOVER_FDS ||
-      (msg.msg_flags & MSG_CTRUNC) != 0) {
+      got.controlTruncated) {
     return makeError("helpers at " + socketPath + " sent a malformed handover (" +
                          std::to_string(n) + " bytes, " + std::to_string(fds.size()) +
                          " descriptors)",

@@ -14,33 +14,22 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "fd_passing.h"
 #include "log.h"
 #include "netns_index.h"
 
 namespace bpftune::actuator {
 namespace {
 
-constexpr size_t MAX_FDS = 32;  // one per per-netns tunable (OpenerReply::present)
+constexpr size_t MAX_FDS = MAX_PASSED_FDS;  // one per per-netns tunable (OpenerReply::present)
 
 Status sendReply(int sock, const OpenerReply& reply, const std::vector<UniqueFd>& fds) {
-  iovec iov{const_cast<OpenerReply*>(&reply), sizeof(reply)};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * MAX_FDS)] = {};
-  if (!fds.empty()) {
-    msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    for (size_t i = 0; i < fds.size(); ++i) {
-      int fd = fds[i].get();
-      std::memcpy(CMSG_DATA(cmsg) + i * sizeof(int), &fd, sizeof(int));
-    }
+  std::vector<int> raw;
+  raw.reserve(fds.size());
+  for (const auto& fd : fds) {
+    raw.push_back(fd.get());
   }
-  if (::sendmsg(sock, &msg, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof(reply))) {
+  if (sendWithFds(sock, &reply, sizeof(reply), raw) != static_cast<ssize_t>(sizeof(reply))) {
     return makeError("sendmsg", errno);
   }
   return Ok{};
@@ -191,32 +180,11 @@ std::optional<uint64_t> readCookie(int sock) {
 // Reads one reply and the descriptors attached to it (owned from here on, also on errors).
 Result<OpenerReply> receiveReply(int sock, std::vector<UniqueFd>& fds) {
   OpenerReply reply;
-  iovec iov{&reply, sizeof(reply)};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * MAX_FDS)] = {};
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  ssize_t n = -1;
-  do {
-    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  if (n <= 0) {
+  Received got = receiveWithFds(sock, &reply, sizeof(reply), MAX_FDS, fds);
+  if (got.bytes <= 0) {
     return makeError("the netns opener is gone", EPIPE);
   }
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
-      continue;
-    }
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd = -1;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-      fds.emplace_back(fd);
-    }
-  }
-  if (n != static_cast<ssize_t>(sizeof(reply)) || (msg.msg_flags & MSG_CTRUNC) != 0) {
+  if (got.bytes != static_cast<ssize_t>(sizeof(reply)) || got.controlTruncated) {
     return makeError("netns opener: malformed reply", EPROTO);
   }
   if (reply.error != 0) {
