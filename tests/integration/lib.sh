@@ -241,7 +241,10 @@ require_preload() {
   [ -f "$1" ] || fail "not built: $1"
   [ -x "$SEND_REQUEST" ] || fail "not built: $SEND_REQUEST"
   # The shim only works on a dynamically linked actuator (LD_PRELOAD is read by ld.so at exec).
-  ldd "$ACTUATOR" 2>/dev/null | grep -q "libc\.so" ||
+  # Read whole, then searched: `grep -q` in a pipe can end ldd early (SIGPIPE, pipefail).
+  local libs
+  libs=$(ldd "$ACTUATOR" 2>/dev/null) || true
+  grep -q "libc\.so" <<<"$libs" ||
     skip "the actuator is not dynamically linked; LD_PRELOAD cannot $2"
 }
 
